@@ -1,0 +1,34 @@
+# Two commands set everything up on a fresh machine that has python3 and make:
+#   make run   -> .venv, install, run configs/quick.toml, tables and plots in results/quick/
+#   make test  -> .venv with the test extra, run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CONFIG ?= configs/quick.toml
+
+.PHONY: run test lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(VENV)/bin/convbench run $(CONFIG)
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest -q
+	$(VENV)/bin/ruff check .
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
