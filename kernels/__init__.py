@@ -1,0 +1,31 @@
+"""convbench kernels: one module per backend, the backend contract and its registry.
+
+Nothing here imports from the sweep machinery in ``harness``.
+"""
+
+from ._api import convolve, correlate
+from ._base import Backend, HostPrepared, Prepared, check_inputs
+from ._fft_geometry import fft_shape, next_fast_len
+from ._problem import DTYPES, MODES, OPS, Problem, effective_kernel
+from ._registry import ENTRY_POINT_GROUP, UnavailableBackend, backends, get_backend, register
+
+__all__ = [
+    "Backend",
+    "DTYPES",
+    "ENTRY_POINT_GROUP",
+    "HostPrepared",
+    "MODES",
+    "OPS",
+    "Prepared",
+    "Problem",
+    "UnavailableBackend",
+    "backends",
+    "check_inputs",
+    "convolve",
+    "correlate",
+    "effective_kernel",
+    "fft_shape",
+    "get_backend",
+    "next_fast_len",
+    "register",
+]

@@ -1,0 +1,54 @@
+"""``numpy-fft``: FFT convolution with ``numpy.fft``, the baseline every FFT backend must beat.
+
+numpy's pocketfft has no plans and no threads: each call pads, transforms and
+allocates afresh, which is what most user code does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import HostPrepared, check_inputs
+from ._fft_geometry import convolution_kernel, fft_shape, output_window
+from ._problem import Problem
+
+
+class _NumpyFftPrepared(HostPrepared):
+    def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
+        super().__init__()
+        self.problem = problem
+        self.image, kernel = check_inputs(problem, image, kernel)
+        self.kernel = convolution_kernel(problem, kernel)
+        self.fft_shape = fft_shape(problem)
+        self._window = output_window(problem)
+        self._out = None
+        if problem.threads > 1:
+            self.notes = "numpy.fft is single-threaded: ran on 1 thread"
+
+    def __call__(self) -> None:
+        spectrum = np.fft.rfft2(self.image, s=self.fft_shape)
+        spectrum *= np.fft.rfft2(self.kernel, s=self.fft_shape)
+        self._out = np.fft.irfft2(spectrum, s=self.fft_shape)[self._window]
+
+    def result(self) -> np.ndarray:
+        return np.array(self._out, dtype=self.problem.np_dtype)
+
+
+class NumpyFftBackend:
+    """FFT convolution with ``numpy.fft.rfft2``/``irfft2``; always available, single-threaded."""
+
+    name = "numpy-fft"
+    method = "fft"
+    device = "cpu"
+
+    def available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def supports(self, problem: Problem) -> tuple[bool, str]:
+        return True, ""
+
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _NumpyFftPrepared:
+        return _NumpyFftPrepared(problem, image, kernel)
+
+
+BACKEND = NumpyFftBackend()
