@@ -1,0 +1,45 @@
+"""convbench harness: everything that is not a kernel.
+
+Config -> cases -> runner (inputs, reference, prepare, verify, time) -> store
+(journal, Parquet, metadata) -> model (crossovers) -> plots and summary.
+"""
+
+from .accuracy import TOLERANCE, check_result, error_metrics, reference
+from .config import Case, SweepConfig, Timing, load_config, parse_config
+from .errors import UsageError
+from .inputs import DISTRIBUTIONS, make_inputs
+from .metadata import collect_metadata
+from .model import best_by_method, crossover_curve, crossovers, fit_crossover_constant
+from .plots import plot_all, plot_crossover, plot_times
+from .runner import SweepResult, run_case, run_sweep
+from .store import COLUMNS, load_results, read_journal, read_metadata
+
+__all__ = [
+    "COLUMNS",
+    "Case",
+    "DISTRIBUTIONS",
+    "SweepConfig",
+    "SweepResult",
+    "TOLERANCE",
+    "Timing",
+    "UsageError",
+    "best_by_method",
+    "check_result",
+    "collect_metadata",
+    "crossover_curve",
+    "crossovers",
+    "error_metrics",
+    "fit_crossover_constant",
+    "load_config",
+    "load_results",
+    "make_inputs",
+    "parse_config",
+    "plot_all",
+    "plot_crossover",
+    "plot_times",
+    "read_journal",
+    "read_metadata",
+    "reference",
+    "run_case",
+    "run_sweep",
+]

@@ -1,0 +1,69 @@
+"""The float64 reference every output is checked against, and the error metrics.
+
+The reference is a shift-and-add over the zero-padded image in float64, written
+with numpy and independent of every backend's code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernels import Problem, effective_kernel
+
+# Largest err_rel_l2 that still counts as a correct result, per dtype: well above
+# rounding (about sqrt(n^2) eps for direct sums, eps log N for FFT) and far below
+# what an indexing or flip mistake gives (order 1).
+TOLERANCE = {"float32": 1e-4, "float64": 1e-11}
+
+
+def reference(problem: Problem, image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The problem's output computed in float64 by shift-and-add."""
+    x = np.asarray(image, dtype=np.float64).reshape(problem.image_shape)
+    k = effective_kernel(problem.op, np.asarray(kernel, dtype=np.float64).reshape(problem.kernel_shape))
+    (top, left), (h, w) = problem.pad_before, problem.image_shape
+    padded = np.zeros(problem.padded_shape)
+    padded[top : top + h, left : left + w] = x
+    oh, ow = problem.out_shape
+    out = np.zeros((oh, ow))
+    kh, kw = problem.kernel_shape
+    for a in range(kh):
+        for b in range(kw):
+            out += k[a, b] * padded[a : a + oh, b : b + ow]
+    return out
+
+
+def error_metrics(result: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """``err_max_abs`` and ``err_rel_l2`` (||result - ref||_2 / ||ref||_2) of ``result``.
+
+    NaN or Inf anywhere in ``result`` gives infinite errors.
+    """
+    diff = np.asarray(result, dtype=np.float64) - ref
+    if not np.all(np.isfinite(diff)):
+        return {"err_max_abs": float("inf"), "err_rel_l2": float("inf")}
+    max_abs = float(np.max(np.abs(diff))) if diff.size else 0.0
+    norm_diff = _norm2(diff)
+    norm_ref = _norm2(ref)
+    if norm_ref > 0:
+        rel = norm_diff / norm_ref
+    else:
+        rel = 0.0 if norm_diff == 0 else float("inf")
+    return {"err_max_abs": max_abs, "err_rel_l2": rel}
+
+
+def _norm2(a: np.ndarray) -> float:
+    # Not np.linalg.norm: that goes through BLAS, whose worker threads busy-wait
+    # after the call and steal cores from the next timed backend for ~100 ms.
+    return float(np.sqrt(np.square(a).sum()))
+
+
+def check_result(problem: Problem, result: np.ndarray, ref: np.ndarray) -> tuple[str, str, dict[str, float]]:
+    """Status (``"ok"`` or ``"wrong"``), reason and metrics for one backend's output."""
+    result = np.asarray(result)
+    if result.shape != ref.shape:
+        nan = {"err_max_abs": float("nan"), "err_rel_l2": float("nan")}
+        return "wrong", f"output shape {result.shape}, expected {ref.shape}", nan
+    metrics = error_metrics(result, ref)
+    tol = TOLERANCE[problem.dtype]
+    if not metrics["err_rel_l2"] <= tol:
+        return "wrong", f"err_rel_l2 {metrics['err_rel_l2']:.3g} above the {problem.dtype} tolerance {tol:g}", metrics
+    return "ok", "", metrics

@@ -1,0 +1,116 @@
+"""Plots drawn from a stored results table (never from live objects)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .model import GROUP, crossover_curve, crossovers, fit_crossover_constant  # noqa: E402
+
+_SERIES_AXES = ["op", "mode", "dtype", "threads", "dist"]
+
+
+def _varying(frame: pd.DataFrame, columns) -> list[str]:
+    return [c for c in columns if c in frame and frame[c].nunique() > 1]
+
+
+def _label(row, columns) -> str:
+    return " ".join(str(row[c]) if c != "threads" else f"{row[c]}t" for c in columns)
+
+
+def plot_times(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Median time vs kernel size (log-log), one panel per image size, one line per backend.
+
+    The band around each line spans the first to third quartile of the samples.
+    """
+    ok = frame[frame["status"] == "ok"].copy()
+    if ok.empty:
+        raise ValueError("no successful rows to plot")
+    ok["kernel_n"] = np.sqrt(ok["kernel_h"] * ok["kernel_w"])
+    images = sorted(ok.groupby(["image_h", "image_w"]).groups)
+    cols = min(3, len(images))
+    rows = math.ceil(len(images) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False, sharey=False)
+    series = ["backend"] + _varying(ok, _SERIES_AXES)
+    colours = {name: f"C{i}" for i, name in enumerate(sorted(ok["backend"].unique()))}
+    for ax, (h, w) in zip(axes.flat, images):
+        part = ok[(ok["image_h"] == h) & (ok["image_w"] == w)]
+        for _, line in part.groupby(series):
+            line = line.sort_values("kernel_n")
+            first = line.iloc[0]
+            label = _label(first, series)
+            ax.plot(line["kernel_n"], line["median_s"], marker="o", ms=3, label=label, color=colours[first["backend"]])
+            ax.fill_between(line["kernel_n"], line["q1_s"], line["q3_s"], alpha=0.2, color=colours[first["backend"]])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"image {h}x{w}" if h > 1 else f"signal length {w}", fontsize=10)
+        ax.set_xlabel("kernel size n")
+        ax.set_ylabel("median time per call [s]")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(images) :]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """For each image size N, the smallest kernel size n at which FFT beats direct.
+
+    Measured crossovers are points; the fitted curve ``n^2 N^2 = c N^2 log2 N``
+    is a line per group. Image sizes where FFT already wins at the smallest
+    kernel are drawn as open triangles at that size (an upper bound), and those
+    where direct wins throughout as open triangles at the largest (a lower bound).
+    """
+    table = crossovers(frame)
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    if table.empty:
+        ax.text(0.5, 0.5, "no case had both a direct and an FFT result", ha="center", transform=ax.transAxes)
+    else:
+        series = _varying(table, [c for c in GROUP if c not in ("image_h", "image_w")])
+        largest = np.sqrt(frame["kernel_h"] * frame["kernel_w"]).max()
+        for i, (_, part) in enumerate(table.groupby(series) if series else [((), table)]):
+            colour = f"C{i}"
+            label = _label(part.iloc[0], series) if series else "best FFT vs best direct"
+            inside = part[part["bracketed"]]
+            ax.plot(inside["image_n"], inside["crossover_n"], "o", color=colour, label=f"{label}: measured")
+            above = part[~part["bracketed"] & part["crossover_n"].notna()]
+            ax.plot(above["image_n"], above["crossover_n"], "v", mfc="none", color=colour)
+            never = part[part["crossover_n"].isna()]
+            ax.plot(never["image_n"], [largest] * len(never), "^", mfc="none", color=colour)
+            c = fit_crossover_constant(inside["image_n"], inside["crossover_n"])
+            if np.isfinite(c):
+                grid = np.geomspace(max(part["image_n"].min(), 2), part["image_n"].max(), 100)
+                ax.plot(
+                    grid, crossover_curve(c, grid), "-", color=colour, label=f"{label}: fit $n^2 = {c:.3g}\\,\\log_2 N$"
+                )
+        ax.set_xscale("log", base=2)
+        ax.legend(fontsize=8)
+    ax.set_xlabel("image size N (N x N)")
+    ax.set_ylabel("crossover kernel size n (FFT faster from here)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(title or "where $n^2 N^2$ meets $N^2 \\log N$")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
+    """Write ``times.png`` and ``crossover.png`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    return [plot_times(frame, out_dir / "times.png", title), plot_crossover(frame, out_dir / "crossover.png", title)]
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

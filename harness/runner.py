@@ -1,0 +1,226 @@
+"""The sweep runner: inputs, reference, prepare, verify, then interleaved timing, case by case.
+
+For each case every backend is prepared (untimed), run once and checked against
+the float64 reference; only the backends whose output is right are timed, in
+interleaved rounds. Rows go to the journal as soon as the case finishes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from kernels import fft_shape, get_backend
+
+from . import store
+from .accuracy import check_result, reference
+from .config import Case, SweepConfig, Timing
+from .inputs import make_inputs
+from .metadata import collect_metadata
+from .timing import calibrate_loops, interleaved_samples, summarize, time_call
+
+
+@dataclass
+class SweepResult:
+    """What a sweep left behind."""
+
+    out_dir: Path
+    frame: pd.DataFrame
+    archived: Path | None
+    interrupted: bool
+    cases_run: int
+    cases_skipped_as_done: int
+
+
+class Progress:
+    """Callbacks the runner makes; the CLI subclasses this to draw a progress bar."""
+
+    def start(self, total: int) -> None: ...
+
+    def case_started(self, case: Case) -> None: ...
+
+    def case_finished(self, case: Case, rows: list[dict]) -> None: ...
+
+
+def work_units(method: str, case: Case) -> float:
+    """Size of a case's work for a method: direct flops, or 7.5 P log2 P for FFT (three transforms)."""
+    if method == "fft":
+        size = math.prod(fft_shape(case.problem))
+        return 7.5 * size * math.log2(max(size, 2))
+    return float(case.problem.direct_flops)
+
+
+def order_cheapest_first(cases, methods) -> list[Case]:
+    """Cases sorted by their summed work over the sweep's backends, cheapest first."""
+    return sorted(cases, key=lambda c: sum(work_units(m, c) for m in methods))
+
+
+class _RatePredictor:
+    """Seconds per work unit learnt from each backend's latest finished case."""
+
+    def __init__(self):
+        self._rate: dict[str, float] = {}
+
+    def learn(self, backend: str, method: str, case: Case, seconds: float) -> None:
+        self._rate[backend] = seconds / work_units(method, case)
+
+    def case_seconds(self, backend: str, method: str, case: Case, timing: Timing) -> float | None:
+        """Predicted wall time of verifying, warming up and sampling, or None before any data."""
+        if backend not in self._rate:
+            return None
+        per_call = self._rate[backend] * work_units(method, case)
+        return per_call * (2 + timing.warmup) + timing.samples * max(per_call, timing.min_sample_seconds)
+
+
+def _identity(case: Case, backend, run_id: str) -> dict:
+    p = case.problem
+    return {
+        "backend": backend.name,
+        "method": backend.method,
+        "device": backend.device,
+        "op": p.op,
+        "mode": p.mode,
+        "image_h": p.image_shape[0],
+        "image_w": p.image_shape[1],
+        "kernel_h": p.kernel_shape[0],
+        "kernel_w": p.kernel_shape[1],
+        "dtype": p.dtype,
+        "threads": p.threads,
+        "dist": case.dist,
+        "seed": case.seed,
+        "run_id": run_id,
+        "status": "",
+        "reason": "",
+    }
+
+
+def run_case(
+    case: Case, backend_names, timing: Timing, predictor: _RatePredictor | None = None, run_id: str = ""
+) -> list[dict]:
+    """Measure every backend on one case; returns one row per backend."""
+    predictor = predictor or _RatePredictor()
+    problem = case.problem
+    rows: dict[str, dict] = {}
+    ready: dict[str, object] = {}
+    first: dict[str, float] = {}
+    ref = None
+    image = kernel = None
+    for name in backend_names:
+        backend = get_backend(name)
+        row = rows[name] = _identity(case, backend, run_id)
+        ok, reason = backend.available()
+        if not ok:
+            row.update(status="unavailable", reason=reason)
+            continue
+        ok, reason = backend.supports(problem)
+        if not ok:
+            row.update(status="unsupported", reason=reason)
+            continue
+        predicted = predictor.case_seconds(name, backend.method, case, timing)
+        if timing.max_case_seconds and predicted is not None and predicted > timing.max_case_seconds:
+            row.update(
+                status="skipped",
+                predicted_s=predicted,
+                reason=f"predicted {predicted:.3g} s > max_case_seconds {timing.max_case_seconds:g}",
+            )
+            continue
+        if ref is None:
+            image, kernel = make_inputs(case)
+            ref = reference(problem, image, kernel)
+        try:
+            prepared = backend.prepare(problem, image, kernel)
+            row.update({f"{stage}_s": float(sec) for stage, sec in prepared.setup_seconds.items()})
+            shape = getattr(prepared, "fft_shape", None)
+            if shape is not None:
+                row.update(fft_h=int(shape[0]), fft_w=int(shape[1]))
+            first[name] = time_call(prepared)
+            status, reason, metrics = check_result(problem, prepared.result(), ref)
+        except Exception as exc:  # a failing backend is a row, not a crashed sweep
+            row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+            continue
+        row.update(metrics, status=status, reason=reason or getattr(prepared, "notes", ""), first_call_s=first[name])
+        if status == "ok":
+            ready[name] = prepared
+
+    loops = {}
+    for name, prepared in ready.items():
+        for _ in range(timing.warmup):
+            time_call(prepared)
+        estimate = min(first[name], time_call(prepared))
+        loops[name] = calibrate_loops(estimate, timing.min_sample_seconds)
+    samples = interleaved_samples(ready, loops, timing.samples)
+    for name, values in samples.items():
+        row = rows[name]
+        stats = summarize(values, loops[name])
+        row.update(stats, loops=loops[name], samples_s=[float(v) for v in values])
+        row["gflops"] = problem.direct_flops / stats["median_s"] / 1e9
+        predictor.learn(name, row["method"], case, stats["median_s"])
+    return list(rows.values())
+
+
+def run_sweep(
+    config: SweepConfig, out_dir: str | Path, *, resume: bool = False, progress: Progress | None = None
+) -> SweepResult:
+    """Run every case of ``config``, journaling rows into ``out_dir``, and write the table.
+
+    With ``resume``, cases already in the directory's journal are not run again.
+    On Ctrl-C the case in flight is dropped, everything finished is written, and
+    the result says ``interrupted``.
+    """
+    progress = progress or Progress()
+    out_dir = Path(out_dir)
+    archived = store.prepare_out_dir(out_dir, resume)
+    journal_path = out_dir / store.JOURNAL
+    previous = store.read_journal(journal_path) if resume else []
+    done = {_row_key(r) for r in previous}
+    methods = sorted({get_backend(n).method for n in config.backends})
+    cases = order_cheapest_first(config.cases, methods)
+    todo = [c for c in cases if not all((c.key, n) in done for n in config.backends)]
+    run_id = time.strftime("%Y%m%dT%H%M%S")
+    started = time.time()
+    predictor = _RatePredictor()
+    interrupted = False
+    progress.start(len(todo))
+    with store.Journal(journal_path) as journal:
+        try:
+            for case in todo:
+                progress.case_started(case)
+                names = [n for n in config.backends if (case.key, n) not in done]
+                rows = run_case(case, names, config.timing, predictor, run_id)
+                journal.append(rows)
+                progress.case_finished(case, rows)
+        except KeyboardInterrupt:
+            interrupted = True
+    rows = store.read_journal(journal_path)
+    frame = store.write_table(out_dir, rows)
+    meta = collect_metadata(
+        config.source,
+        config_name=config.name,
+        run_id=run_id,
+        sweep_seconds=round(time.time() - started, 3),
+        interrupted=interrupted,
+        timing=dataclasses.asdict(config.timing),
+    )
+    store.write_metadata(out_dir, meta)
+    return SweepResult(out_dir, frame, archived, interrupted, len(todo), len(cases) - len(todo))
+
+
+def _row_key(row: dict) -> tuple:
+    key = (
+        row["op"],
+        row["mode"],
+        row["image_h"],
+        row["image_w"],
+        row["kernel_h"],
+        row["kernel_w"],
+        row["dtype"],
+        row["threads"],
+        row["dist"],
+        row["seed"],
+    )
+    return key, row["backend"]
