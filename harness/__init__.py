@@ -1,8 +1,13 @@
+# ruff: noqa: E402  (the thread settings must be applied before the imports below)
 """convbench harness: everything that is not a kernel.
 
 Config -> cases -> runner (inputs, reference, prepare, verify, time) -> store
 (journal, Parquet, metadata) -> model (crossovers) -> plots and summary.
 """
+
+from .environment import apply_thread_settings
+
+apply_thread_settings()  # before anything can start numba's OpenMP pool
 
 from .accuracy import TOLERANCE, check_result, error_metrics, reference
 from .config import Case, SweepConfig, Timing, load_config, parse_config
@@ -23,6 +28,7 @@ __all__ = [
     "TOLERANCE",
     "Timing",
     "UsageError",
+    "apply_thread_settings",
     "best_by_method",
     "check_result",
     "collect_metadata",

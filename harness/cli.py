@@ -48,7 +48,7 @@ def _cmd_run(args) -> int:
     from .config import load_config
     from .plots import plot_all
     from .runner import run_sweep
-    from .summary import status_counts, summary_table
+    from .summary import status_counts, summary_tables
 
     config = load_config(args.config)
     out_dir = Path(args.out) if args.out else DEFAULT_RESULTS / config.name
@@ -68,7 +68,8 @@ def _cmd_run(args) -> int:
     if (frame["status"] == "ok").any():
         for path in plot_all(frame, out_dir, title=config.name):
             console.print(f"wrote {path}")
-        console.print(summary_table(frame))
+        for table in summary_tables(frame):
+            console.print(table)
     if result.interrupted:
         console.print(
             f"[yellow]interrupted; finished cases are saved. Resume with:[/] "
@@ -81,7 +82,7 @@ def _cmd_run(args) -> int:
 def _cmd_plot(args) -> int:
     from .plots import plot_all
     from .store import load_results
-    from .summary import summary_table
+    from .summary import summary_tables
 
     out_dir = Path(args.dir)
     frame = load_results(out_dir)
@@ -89,7 +90,8 @@ def _cmd_plot(args) -> int:
         raise UsageError(f"{str(out_dir)!r} has no successful rows to plot")
     for path in plot_all(frame, out_dir, title=out_dir.name):
         console.print(f"wrote {path}")
-    console.print(summary_table(frame))
+    for table in summary_tables(frame):
+        console.print(table)
     return 0
 
 

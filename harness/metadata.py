@@ -88,6 +88,10 @@ def collect_metadata(config_source: dict | None = None, **extra) -> dict:
     meta["machine"] = {**collect_system(), **collect_cpu()}
     meta["versions"] = collect_versions()
     meta["numba"] = collect_numba()
+    meta["thread_env"] = {
+        k: os.environ.get(k)
+        for k in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+    }
     if config_source is not None:
         meta["config"] = config_source
     meta.update(extra)

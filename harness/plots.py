@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -50,6 +51,7 @@ def plot_times(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
             ax.fill_between(line["kernel_n"], line["q1_s"], line["q3_s"], alpha=0.2, color=colours[first["backend"]])
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _kernel_ticks(ax, part["kernel_n"])
         ax.set_title(f"image {h}x{w}" if h > 1 else f"signal length {w}", fontsize=10)
         ax.set_xlabel("kernel size n")
         ax.set_ylabel("median time per call [s]")
@@ -107,6 +109,14 @@ def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[
     """Write ``times.png`` and ``crossover.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     return [plot_times(frame, out_dir / "times.png", title), plot_crossover(frame, out_dir / "crossover.png", title)]
+
+
+def _kernel_ticks(ax, kernel_n) -> None:
+    """Label the measured kernel sizes themselves instead of log-scale mantissas."""
+    sizes = sorted(set(np.round(kernel_n, 2)))
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(sizes))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
 def _save(fig, path) -> Path:
