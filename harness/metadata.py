@@ -90,7 +90,7 @@ def collect_metadata(config_source: dict | None = None, **extra) -> dict:
     meta["numba"] = collect_numba()
     meta["thread_env"] = {
         k: os.environ.get(k)
-        for k in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+        for k in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
     }
     if config_source is not None:
         meta["config"] = config_source
