@@ -75,10 +75,10 @@ class HostPrepared:
 
 
 def check_inputs(problem: Problem, image: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return image and kernel as 2-D arrays of the problem's dtype, or raise ``ValueError``."""
+    """Return image and kernel as C-contiguous 2-D arrays of the problem's dtype, or raise ``ValueError``."""
     dtype = problem.np_dtype
-    image2 = np.asarray(image, dtype=dtype)
-    kernel2 = np.asarray(kernel, dtype=dtype)
+    image2 = np.ascontiguousarray(image, dtype=dtype)
+    kernel2 = np.ascontiguousarray(kernel, dtype=dtype)
     image2 = image2.reshape(1, -1) if image2.ndim == 1 else image2
     kernel2 = kernel2.reshape(1, -1) if kernel2.ndim == 1 else kernel2
     if image2.shape != problem.image_shape or kernel2.shape != problem.kernel_shape:
