@@ -22,6 +22,7 @@ from .accuracy import check_result, reference
 from .config import Case, SweepConfig, Timing
 from .inputs import make_inputs
 from .metadata import collect_metadata
+from .peak import collect_matmul_peaks
 from .timing import calibrate_loops, interleaved_samples, summarize, time_call
 
 
@@ -196,17 +197,21 @@ def run_sweep(
                 progress.case_finished(case, rows)
         except KeyboardInterrupt:
             interrupted = True
-    rows = store.read_journal(journal_path)
-    frame = store.write_table(out_dir, rows)
+    sweep_seconds = round(time.time() - started, 3)
+    # Measured after the sweep: BLAS threads spin after a matmul and would
+    # slow whatever is timed next.
+    peaks = collect_matmul_peaks([c.problem.dtype for c in cases], [c.problem.threads for c in cases])
     meta = collect_metadata(
         config.source,
         config_name=config.name,
         run_id=run_id,
-        sweep_seconds=round(time.time() - started, 3),
+        sweep_seconds=sweep_seconds,
         interrupted=interrupted,
         timing=dataclasses.asdict(config.timing),
+        matmul_gflops=peaks,
     )
     store.write_metadata(out_dir, meta)
+    frame = store.write_table(out_dir, store.read_journal(journal_path), peaks)
     return SweepResult(out_dir, frame, archived, interrupted, len(todo), len(cases) - len(todo))
 
 

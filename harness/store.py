@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import UsageError
+from .peak import add_peak_fraction
 
 JOURNAL = "journal.jsonl"
 TABLE = "results.parquet"
@@ -59,6 +60,7 @@ COLUMNS = IDENTITY + (
     "samples_s",
     "warning",
     "gflops",
+    "peak_fraction",
     "fft_h",
     "fft_w",
     "err_max_abs",
@@ -121,9 +123,14 @@ def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
     return frame[list(COLUMNS) + extra]
 
 
-def write_table(out_dir: str | os.PathLike, rows: list[dict]) -> pd.DataFrame:
-    """Write ``results.parquet`` atomically (temporary file, then rename) and return the frame."""
+def write_table(out_dir: str | os.PathLike, rows: list[dict], peaks: dict | None = None) -> pd.DataFrame:
+    """Write ``results.parquet`` atomically (temporary file, then rename) and return the frame.
+
+    With ``peaks`` (matmul GFLOP/s by dtype and threads), rows get ``peak_fraction``.
+    """
     frame = rows_to_frame(rows)
+    if peaks:
+        add_peak_fraction(frame, peaks)
     target = Path(out_dir) / TABLE
     tmp = target.with_suffix(".parquet.tmp")
     frame.to_parquet(tmp, index=False)

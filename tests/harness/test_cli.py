@@ -49,6 +49,10 @@ def test_run_writes_parquet_metadata_and_real_pngs(tiny_run):
     assert frame.loc[frame["backend"] == "numba-cpu", "compile_s"].notna().all()
     meta = read_metadata(out)
     assert meta["config"]["name"] == "tiny" and meta["machine"]["cpu_model"]
+    assert meta["matmul_gflops"]["float32"]["1"] > 0
+    assert (frame["peak_fraction"] > 0).all()
+    expected = frame["gflops"] / meta["matmul_gflops"]["float32"]["1"]
+    assert frame["peak_fraction"].to_numpy() == pytest.approx(expected.to_numpy())
     assert meta["numba"]["numba_threading_layer"] != "not initialised"
     for name in ("times.png", "crossover.png"):
         assert _png(out / name)
