@@ -43,7 +43,9 @@ class _OpenCvPrepared(HostPrepared):
         self._out = None
 
     def __call__(self) -> None:
-        cv2.setNumThreads(self.problem.threads)
+        # setNumThreads rebuilds OpenCV's pool: only when another case changed it.
+        if cv2.getNumThreads() != self.problem.threads:
+            cv2.setNumThreads(self.problem.threads)
         src = self.image
         if self._pad is not None:
             ph, pw = self._pad

@@ -1,0 +1,113 @@
+"""Issue 3's speed goals for the direct CPU loops, measured in one run.
+
+    .venv/bin/python bench/direct_cpu.py [--threads 2] [--size 1024]
+
+Prints, for a 1024x1024 image, corr, modes valid and same:
+  1. numba-cpu vs OpenCV cv2.filter2D throughput, kernels 3..9 (float32; goal >= 1.5x);
+  2. numba-cpu as a fraction of numpy's matmul rate, kernels 15, 25, 41
+     (float32 and float64, each against its own matmul; goal >= 50%);
+  3. 2 threads vs 1 thread, images 512 and 1024 (goal >= 1.8x);
+  4. conv vs corr time (goal within 5%).
+Backends of a case are timed in interleaved rounds by the harness; the matmul
+rates are measured last, with BLAS limited to the same thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import harness  # noqa: F401  (thread settings before numba starts)
+from harness import Case, Timing, run_case
+from harness.peak import measure_matmul_gflops
+from kernels import Problem
+
+TIMING = Timing(samples=7, warmup=2, min_sample_seconds=0.02, max_case_seconds=0)
+
+
+def _median(problem: Problem, backends: list[str]) -> dict[str, dict]:
+    rows = run_case(Case(problem), backends, TIMING)
+    out = {}
+    for row in rows:
+        if row["status"] != "ok":
+            raise SystemExit(f"{row['backend']} {problem}: {row['status']} {row['reason']}")
+        out[row["backend"]] = row
+    return out
+
+
+def _row(cells, widths) -> str:
+    return "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--size", type=int, default=1024)
+    args = parser.parse_args()
+    n, t = args.size, args.threads
+    lines = []
+
+    widths = (6, 6, 14, 12, 8, 6)
+    lines.append(f"1. numba-cpu vs cv2.filter2D, {n}x{n} float32, {t} threads (goal >= 1.5x)")
+    lines.append(_row(("mode", "kernel", "numba GFLOP/s", "cv2 GFLOP/s", "ratio", "goal"), widths))
+    for mode in ("valid", "same"):
+        for k in (3, 5, 7, 9):
+            rows = _median(Problem("corr", mode, (n, n), (k, k), "float32", t), ["numba-cpu", "opencv"])
+            ratio = rows["opencv"]["median_s"] / rows["numba-cpu"]["median_s"]
+            lines.append(_row((mode, k, f"{rows['numba-cpu']['gflops']:.1f}", f"{rows['opencv']['gflops']:.1f}",
+                               f"{ratio:.2f}x", "ok" if ratio >= 1.5 else "MISS"), widths))
+
+    large = {}
+    for dtype in ("float32", "float64"):
+        for mode in ("valid", "same"):
+            for k in (15, 25, 41):
+                large[dtype, mode, k] = _median(Problem("corr", mode, (n, n), (k, k), dtype, t), ["numba-cpu"])
+
+    scaling = []
+    for size in (512, 1024):
+        for k in (3, 9, 25):
+            one = two = float("inf")
+            for _ in range(2):  # alternate, keep the best median of each
+                one = min(one, _median(Problem("corr", "same", (size, size), (k, k), "float32", 1),
+                                       ["numba-cpu"])["numba-cpu"]["median_s"])
+                two = min(two, _median(Problem("corr", "same", (size, size), (k, k), "float32", t),
+                                       ["numba-cpu"])["numba-cpu"]["median_s"])
+            scaling.append((size, k, one, two))
+
+    flips = []
+    for mode in ("valid", "same"):
+        for k in (3, 9, 25):
+            corr = _median(Problem("corr", mode, (n, n), (k, k), "float32", t), ["numba-cpu"])["numba-cpu"]
+            conv = _median(Problem("conv", mode, (n, n), (k, k), "float32", t), ["numba-cpu"])["numba-cpu"]
+            flips.append((mode, k, corr["median_s"], conv["median_s"]))
+
+    peaks = {d: measure_matmul_gflops(d, t) for d in ("float32", "float64")}
+    lines.append("")
+    lines.append(f"2. numba-cpu vs numpy matmul 2048^3 ({t} threads): float32 {peaks['float32']:.1f} GFLOP/s, "
+                 f"float64 {peaks['float64']:.1f} GFLOP/s (goal >= 50%)")
+    widths = (8, 6, 6, 14, 10, 6)
+    lines.append(_row(("dtype", "mode", "kernel", "numba GFLOP/s", "of peak", "goal"), widths))
+    for (dtype, mode, k), rows in large.items():
+        fraction = rows["numba-cpu"]["gflops"] / peaks[dtype]
+        lines.append(_row((dtype, mode, k, f"{rows['numba-cpu']['gflops']:.1f}", f"{100 * fraction:.0f}%",
+                           "ok" if fraction >= 0.5 else "MISS"), widths))
+
+    lines.append("")
+    lines.append(f"3. {t} threads vs 1, corr same float32 (goal >= 1.8x)")
+    widths = (6, 6, 10, 10, 8, 6)
+    lines.append(_row(("image", "kernel", "1t ms", f"{t}t ms", "speedup", "goal"), widths))
+    for size, k, one, two in scaling:
+        lines.append(_row((size, k, f"{1e3 * one:.3f}", f"{1e3 * two:.3f}", f"{one / two:.2f}x",
+                           "ok" if one / two >= 1.8 else "MISS"), widths))
+
+    lines.append("")
+    lines.append(f"4. conv vs corr, {n}x{n} float32, {t} threads (goal within 5%)")
+    widths = (6, 6, 10, 10, 9, 6)
+    lines.append(_row(("mode", "kernel", "corr ms", "conv ms", "conv/corr", "goal"), widths))
+    for mode, k, corr, conv in flips:
+        lines.append(_row((mode, k, f"{1e3 * corr:.3f}", f"{1e3 * conv:.3f}", f"{conv / corr:.3f}",
+                           "ok" if abs(conv / corr - 1) <= 0.05 else "MISS"), widths))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
