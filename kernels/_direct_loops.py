@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
+from ._cache import user_cache_dir
+
 # Output columns per folded row of a 1-D signal.
 FOLD_COLS = 4096
 # Below this many outputs the generic loop runs instead of a specialised one.
@@ -181,10 +183,7 @@ def generate_source(kh: int, kw: int) -> str:
 
 def cache_dir() -> Path:
     """Where generated kernel modules (and Numba's cache of them) live."""
-    root = os.environ.get("CONVBENCH_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "convbench"
-    )
-    return Path(root) / "direct_loops"
+    return user_cache_dir() / "direct_loops"
 
 
 _kernels: dict[tuple[int, int], object] = {}
@@ -264,13 +263,6 @@ def stages_padding(kernel_shape, out_shape) -> bool:
     kh, kw = kernel_shape
     _, krows, kcols = block_sizes(kh, kw)
     return kcols == kw and (krows == kh or krows == 1)
-
-
-@njit(parallel=True, boundscheck=False, cache=True)
-def parallel_copy(dst, src):
-    """``dst[...] = src`` for 2-D arrays, rows spread over the threads."""
-    for i in prange(src.shape[0]):
-        dst[i, :] = src[i, :]
 
 
 def padded_correlation(image: np.ndarray, w: np.ndarray, out: np.ndarray, top: int, left: int) -> None:

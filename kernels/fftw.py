@@ -1,12 +1,21 @@
 """``fftw``: FFT convolution with real-to-complex FFTW plans made once by pyFFTW.
 
-``prepare`` allocates aligned buffers, plans the forward transforms of image and
-kernel and the inverse transform, and zeroes the padding. The timed call copies
-the inputs into the buffers' corners, runs the three plans, multiplies the
-spectra in place and leaves the output as a view into the inverse's buffer.
+``prepare`` picks the padded size by predicted FFTW cost, allocates aligned
+buffers, plans the forward transforms of image and kernel and the inverse
+(effort ``FFTW_MEASURE`` unless configured; wisdom loaded from and saved to the
+user's cache) and zeroes the padding once. The timed call copies the inputs
+into the buffers' corners, runs the plans, multiplies the spectra in place and
+leaves the output as a view into the inverse's buffer; copy and product run on
+the case's threads like the transforms.
+
+With ``cache_kernel_spectrum`` (the ``fftw-cached`` backend) the kernel's
+spectrum is computed in ``prepare``, as for fixed weights in CNN inference, and
+the timed call transforms only the image.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
@@ -16,9 +25,14 @@ from ._problem import Problem
 
 PLANNER_EFFORTS = ("FFTW_ESTIMATE", "FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE")
 DEFAULT_PLANNER = "FFTW_MEASURE"
+# Plans slower than this added wisdom worth writing to disk.
+_SAVE_AFTER_SECONDS = 0.05
 
 try:
     import pyfftw
+
+    from . import _wisdom
+    from ._parallel import multiply_into, parallel_copy
 except ImportError as exc:
     pyfftw = None
     _IMPORT_ERROR = str(exc)
@@ -27,13 +41,13 @@ else:
 
 
 class _FftwPrepared(HostPrepared):
-    def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray, planner: str):
+    def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray, planner: str, cache_kernel: bool):
         super().__init__()
         self.problem = problem
         self.image, kernel = check_inputs(problem, image, kernel)
-        self.kernel = convolution_kernel(problem, kernel)
-        shape = fft_shape(problem)
-        self.fft_shape = shape
+        self.kernel = np.ascontiguousarray(convolution_kernel(problem, kernel))
+        self.fft_shape = shape = fft_shape(problem)
+        self.cache_kernel = cache_kernel
         real = problem.np_dtype
         cplx = np.result_type(real, np.complex64)
         spectrum = (shape[0], shape[1] // 2 + 1)
@@ -44,45 +58,81 @@ class _FftwPrepared(HostPrepared):
             self._ks = pyfftw.empty_aligned(spectrum, cplx)
             self._y = pyfftw.empty_aligned(shape, real)
         with self.stage("plan"):
+            _wisdom.load_once()
+            start = time.perf_counter()
             common = dict(axes=(0, 1), threads=problem.threads)
-            self._fwd_x = pyfftw.FFTW(self._x, self._xs, flags=(planner,), **common)
-            self._fwd_k = pyfftw.FFTW(self._k, self._ks, flags=(planner,), **common)
-            self._inv = pyfftw.FFTW(
-                self._xs, self._y, direction="FFTW_BACKWARD", flags=(planner, "FFTW_DESTROY_INPUT"), **common
-            )
+            self.plans = {
+                "forward_image": pyfftw.FFTW(self._x, self._xs, flags=(planner,), **common),
+                "forward_kernel": pyfftw.FFTW(self._k, self._ks, flags=(planner,), **common),
+                "inverse": pyfftw.FFTW(
+                    self._xs, self._y, direction="FFTW_BACKWARD", flags=(planner, "FFTW_DESTROY_INPUT"), **common
+                ),
+            }
+            if time.perf_counter() - start > _SAVE_AFTER_SECONDS:
+                _wisdom.save()
         # Measuring planners scribble over the buffers: the zero padding is set after planning.
         self._x[...] = 0
         self._k[...] = 0
         (h, w), (kh, kw) = problem.image_shape, problem.kernel_shape
         self._x_corner = self._x[:h, :w]
-        self._k_corner = self._k[:kh, :kw]
         # The inverse is unnormalised; folding 1/size into the kernel costs n^2, not P.
-        self._scale = real.type(1.0 / (shape[0] * shape[1]))
+        np.multiply(self.kernel, real.type(1.0 / (shape[0] * shape[1])), out=self._k[:kh, :kw])
+        if cache_kernel:
+            with self.stage("kernel_spectrum"):
+                self.plans["forward_kernel"].execute()
         self._window = self._y[output_window(problem)]
 
     def __call__(self) -> None:
-        self._x_corner[...] = self.image
-        np.multiply(self.kernel, self._scale, out=self._k_corner)
-        self._fwd_x.execute()
-        self._fwd_k.execute()
-        np.multiply(self._xs, self._ks, out=self._xs)
-        self._inv.execute()
+        parallel_copy(self._x_corner, self.image)
+        self.plans["forward_image"].execute()
+        if not self.cache_kernel:
+            self.plans["forward_kernel"].execute()
+        multiply_into(self._xs, self._ks)
+        self.plans["inverse"].execute()
 
     def result(self) -> np.ndarray:
         return self._window.copy()
 
 
 class FftwBackend:
-    """FFT convolution through planned pyFFTW real-to-complex transforms."""
+    """FFT convolution through planned pyFFTW real-to-complex transforms.
 
-    name = "fftw"
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    cache_kernel_spectrum : bool
+        Transform the kernel in ``prepare`` (fixed weights) instead of in every call.
+    """
+
     method = "fft"
     device = "cpu"
+    OPTIONS = {"planner": PLANNER_EFFORTS}
 
-    def __init__(self, planner: str = DEFAULT_PLANNER):
+    def __init__(self, name: str = "fftw", cache_kernel_spectrum: bool = False):
+        self.name = name
+        self.cache_kernel_spectrum = cache_kernel_spectrum
+        self.planner = DEFAULT_PLANNER
+
+    def configure(self, planner: str = DEFAULT_PLANNER) -> None:
+        """Set the planner effort (one of ``PLANNER_EFFORTS``) for later ``prepare`` calls."""
         if planner not in PLANNER_EFFORTS:
             raise ValueError(f"unknown planner effort {planner!r}; acceptable: {', '.join(PLANNER_EFFORTS)}")
         self.planner = planner
+
+    def options(self) -> dict:
+        """The options in force, as rows and metadata record them."""
+        return {"planner": self.planner}
+
+    def metadata(self) -> dict:
+        """Planner effort, spectrum caching, and what happened to the wisdom file."""
+        if pyfftw is None:
+            return {}
+        return {
+            "planner": self.planner,
+            "kernel_spectrum_cached": self.cache_kernel_spectrum,
+            "wisdom": _wisdom.state(),
+        }
 
     def available(self) -> tuple[bool, str]:
         if pyfftw is None:
@@ -93,7 +143,7 @@ class FftwBackend:
         return True, ""
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _FftwPrepared:
-        return _FftwPrepared(problem, image, kernel, self.planner)
+        return _FftwPrepared(problem, image, kernel, self.planner, self.cache_kernel_spectrum)
 
 
 BACKEND = FftwBackend()

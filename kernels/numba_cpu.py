@@ -16,7 +16,8 @@ from ._problem import Problem, effective_kernel
 try:
     import numba
 
-    from ._direct_loops import padded_correlation, parallel_copy, stages_padding, valid_correlation, warm_up
+    from ._direct_loops import padded_correlation, stages_padding, valid_correlation, warm_up
+    from ._parallel import parallel_copy
 except ImportError as exc:  # pragma: no cover - numba is a core dependency
     numba = None
     _IMPORT_ERROR = str(exc)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import HostPrepared, check_inputs
-from ._fft_geometry import output_window
 from ._problem import Problem
+from ._scipy_modes import scipy_mode
 
 try:
     from scipy import signal
@@ -29,14 +29,10 @@ class _ScipyDirectPrepared(HostPrepared):
         self.problem = problem
         self.image, self.kernel = check_inputs(problem, image, kernel)
         self._function = signal.correlate if problem.op == "corr" else signal.convolve
-        even = any(k % 2 == 0 for k in problem.kernel_shape)
-        self._mode = "full" if problem.mode == "same" and even else problem.mode
-        self._window = output_window(problem) if self._mode != problem.mode else None
-        notes = []
+        self._mode, self._window, crop_note = scipy_mode(problem)
+        notes = [crop_note] if crop_note else []
         if problem.threads > 1:
             notes.append("scipy's direct method is single-threaded: ran on 1 thread")
-        if self._window is not None:
-            notes.append("even kernel in 'same' mode: computed 'full' and cropped")
         self.notes = "; ".join(notes)
         self._out = None
 

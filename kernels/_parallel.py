@@ -1,0 +1,33 @@
+"""Small parallel array helpers for the timed calls (copies and spectrum products).
+
+numpy runs these on one thread; in a timed call on N threads that serial part
+would cap the speed-up (Amdahl) and blur what the algorithm itself costs.
+"""
+
+from __future__ import annotations
+
+from numba import njit, prange
+
+
+@njit(parallel=True, boundscheck=False, cache=True)
+def parallel_copy(dst, src):
+    """``dst[...] = src`` for 2-D arrays, rows spread over the threads."""
+    for i in prange(src.shape[0]):
+        dst[i, :] = src[i, :]
+
+
+@njit(parallel=True, boundscheck=False, cache=True)
+def multiply_into(a, b):
+    """``a *= b`` for 2-D complex spectra of one shape, rows spread over the threads."""
+    for i in prange(a.shape[0]):
+        for j in range(a.shape[1]):
+            a[i, j] *= b[i, j]
+
+
+@njit(parallel=True, boundscheck=False, cache=True)
+def multiply_batch_into(a, b):
+    """``a[n] *= b`` for a batch of 2-D complex spectra, blocks spread over the threads."""
+    for n in prange(a.shape[0]):
+        for i in range(a.shape[1]):
+            for j in range(a.shape[2]):
+                a[n, i, j] *= b[i, j]
