@@ -17,7 +17,7 @@ from kernels import DTYPES, MODES, OPS, Problem, backends
 from .errors import UsageError, allowed_list, nearest
 from .inputs import DISTRIBUTIONS
 
-TOP_KEYS = ("name", "description", "sweep", "timing")
+TOP_KEYS = ("name", "description", "sweep", "timing", "backend_options")
 SWEEP_KEYS = (
     "backends",
     "op",
@@ -74,6 +74,7 @@ class SweepConfig:
     timing: Timing = field(default_factory=Timing)
     description: str = ""
     source: dict = field(default_factory=dict, compare=False)
+    backend_options: dict = field(default_factory=dict)
 
 
 def all_cores() -> int:
@@ -145,6 +146,7 @@ def parse_config(raw: dict, default_name: str = "sweep") -> SweepConfig:
             )
         cases.append(Case(Problem(op, mode, image, kernel, dtype, nthreads), dist, seed))
 
+    options = _backend_options(raw.get("backend_options", {}), names, known)
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not name or "/" in name:
         raise UsageError(f"name must be a non-empty string without '/', got {name!r}")
@@ -155,7 +157,34 @@ def parse_config(raw: dict, default_name: str = "sweep") -> SweepConfig:
         timing=_timing(timing_raw),
         description=str(raw.get("description", "")),
         source=raw,
+        backend_options=options,
     )
+
+
+def _backend_options(raw, names: list[str], known: dict) -> dict[str, dict]:
+    """Validate ``[backend_options.NAME]`` tables against each backend's ``OPTIONS``."""
+    if not isinstance(raw, dict):
+        raise UsageError("'backend_options' must be a table of tables, e.g. [backend_options.fftw]")
+    out = {}
+    for name, options in raw.items():
+        if name not in names:
+            raise UsageError(f"backend_options.{name}: {name!r} is not in sweep.backends ({allowed_list(names)})")
+        allowed = getattr(known[name], "OPTIONS", {})
+        if not isinstance(options, dict):
+            raise UsageError(f"backend_options.{name} must be a table")
+        for key, value in options.items():
+            if key not in allowed:
+                choices = allowed_list(allowed) if allowed else "none"
+                raise UsageError(
+                    f"backend_options.{name}: unknown option {key!r}{nearest(key, allowed)}; {name} takes {choices}"
+                )
+            if value not in allowed[key]:
+                raise UsageError(
+                    f"backend_options.{name}.{key}: {value!r}{nearest(value, allowed[key])}; "
+                    f"acceptable values are {allowed_list(allowed[key])}"
+                )
+        out[name] = dict(options)
+    return out
 
 
 def _check_keys(table: dict, allowed: tuple[str, ...], prefix: str) -> None:

@@ -78,11 +78,17 @@ class _RatePredictor:
         return per_call * (2 + timing.warmup) + timing.samples * max(per_call, timing.min_sample_seconds)
 
 
+def _options_text(backend) -> str:
+    options = backend.options() if hasattr(backend, "options") else {}
+    return ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+
+
 def _identity(case: Case, backend, run_id: str) -> dict:
     p = case.problem
     return {
         "backend": backend.name,
         "method": backend.method,
+        "options": _options_text(backend),
         "device": backend.device,
         "op": p.op,
         "mode": p.mode,
@@ -187,16 +193,21 @@ def run_sweep(
     predictor = _RatePredictor()
     interrupted = False
     progress.start(len(todo))
-    with store.Journal(journal_path) as journal:
-        try:
-            for case in todo:
-                progress.case_started(case)
-                names = [n for n in config.backends if (case.key, n) not in done]
-                rows = run_case(case, names, config.timing, predictor, run_id)
-                journal.append(rows)
-                progress.case_finished(case, rows)
-        except KeyboardInterrupt:
-            interrupted = True
+    previous = _configure(config.backend_options)
+    try:
+        with store.Journal(journal_path) as journal:
+            try:
+                for case in todo:
+                    progress.case_started(case)
+                    names = [n for n in config.backends if (case.key, n) not in done]
+                    rows = run_case(case, names, config.timing, predictor, run_id)
+                    journal.append(rows)
+                    progress.case_finished(case, rows)
+            except KeyboardInterrupt:
+                interrupted = True
+        backend_meta = _backend_metadata(config.backends)
+    finally:
+        _configure(previous)
     sweep_seconds = round(time.time() - started, 3)
     # Measured after the sweep: BLAS threads spin after a matmul and would
     # slow whatever is timed next.
@@ -209,10 +220,35 @@ def run_sweep(
         interrupted=interrupted,
         timing=dataclasses.asdict(config.timing),
         matmul_gflops=peaks,
+        backends=backend_meta,
     )
     store.write_metadata(out_dir, meta)
     frame = store.write_table(out_dir, store.read_journal(journal_path), peaks)
     return SweepResult(out_dir, frame, archived, interrupted, len(todo), len(cases) - len(todo))
+
+
+def _configure(options: dict[str, dict]) -> dict[str, dict]:
+    """Apply per-backend options; return what was in force before, to restore it."""
+    previous = {}
+    for name, values in options.items():
+        backend = get_backend(name)
+        previous[name] = backend.options()
+        backend.configure(**values)
+    return previous
+
+
+def _backend_metadata(names) -> dict:
+    """Each backend's own account of itself (options, planner, wisdom...), for the sidecar."""
+    out = {}
+    for name in names:
+        backend = get_backend(name)
+        entry = {"method": backend.method, "device": backend.device, "available": backend.available()[0]}
+        if hasattr(backend, "options"):
+            entry["options"] = backend.options()
+        if hasattr(backend, "metadata"):
+            entry.update(backend.metadata())
+        out[name] = entry
+    return out
 
 
 def _row_key(row: dict) -> tuple:

@@ -42,6 +42,7 @@ IDENTITY = (
     "seed",
 )
 COLUMNS = IDENTITY + (
+    "options",
     "status",
     "reason",
     "compile_s",

@@ -89,3 +89,20 @@ def test_shipped_configs_are_valid():
 
     for path in sorted(Path(__file__).parents[2].joinpath("configs").glob("*.toml")):
         assert load_config(path).cases, path
+
+
+def test_backend_options_are_validated_against_the_backend():
+    raw = {"sweep": dict(BASE["sweep"], backends=["fftw"]), "backend_options": {"fftw": {"planner": "FFTW_PATIENT"}}}
+    assert parse_config(raw).backend_options == {"fftw": {"planner": "FFTW_PATIENT"}}
+    bad_value = dict(raw, backend_options={"fftw": {"planner": "FFTW_MEASUR"}})
+    with pytest.raises(UsageError, match=r"did you mean 'FFTW_MEASURE'.*acceptable values are 'FFTW_ESTIMATE'"):
+        parse_config(bad_value)
+    bad_key = dict(raw, backend_options={"fftw": {"planer": "FFTW_MEASURE"}})
+    with pytest.raises(UsageError, match=r"unknown option 'planer' \(did you mean 'planner'\?\)"):
+        parse_config(bad_key)
+    not_swept = dict(raw, backend_options={"fftw-oa": {"planner": "FFTW_MEASURE"}})
+    with pytest.raises(UsageError, match=r"'fftw-oa' is not in sweep.backends"):
+        parse_config(not_swept)
+    no_options = {"sweep": BASE["sweep"], "backend_options": {"numba-cpu": {"planner": "FFTW_MEASURE"}}}
+    with pytest.raises(UsageError, match=r"numba-cpu takes none"):
+        parse_config(no_options)
