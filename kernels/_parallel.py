@@ -17,14 +17,6 @@ def parallel_copy(dst, src):
 
 
 @njit(parallel=True, boundscheck=False, cache=True)
-def multiply_into(a, b):
-    """``a *= b`` for 2-D complex spectra of one shape, rows spread over the threads."""
-    for i in prange(a.shape[0]):
-        for j in range(a.shape[1]):
-            a[i, j] *= b[i, j]
-
-
-@njit(parallel=True, boundscheck=False, cache=True)
 def multiply_batch_into(a, b):
     """``a[n] *= b`` for a batch of 2-D complex spectra, blocks spread over the threads."""
     for n in prange(a.shape[0]):

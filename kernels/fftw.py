@@ -5,8 +5,10 @@ buffers, plans the forward transforms of image and kernel and the inverse
 (effort ``FFTW_MEASURE`` unless configured; wisdom loaded from and saved to the
 user's cache) and zeroes the padding once. The timed call copies the inputs
 into the buffers' corners, runs the plans, multiplies the spectra in place and
-leaves the output as a view into the inverse's buffer; copy and product run on
-the case's threads like the transforms.
+leaves the output as a view into the inverse's buffer. Copy and product are
+numpy's (one thread): done by numba's threads they cost a hand-off between its
+thread pool and FFTW's at every step, which measured slower up to 1024x1024
+(call 1.5x the raw transforms at 512x512, against 1.03x) and no faster at 2048.
 
 With ``cache_kernel_spectrum`` (the ``fftw-cached`` backend) the kernel's
 spectrum is computed in ``prepare``, as for fixed weights in CNN inference, and
@@ -32,7 +34,6 @@ try:
     import pyfftw
 
     from . import _wisdom
-    from ._parallel import multiply_into, parallel_copy
 except ImportError as exc:
     pyfftw = None
     _IMPORT_ERROR = str(exc)
@@ -83,11 +84,11 @@ class _FftwPrepared(HostPrepared):
         self._window = self._y[output_window(problem)]
 
     def __call__(self) -> None:
-        parallel_copy(self._x_corner, self.image)
+        self._x_corner[...] = self.image
         self.plans["forward_image"].execute()
         if not self.cache_kernel:
             self.plans["forward_kernel"].execute()
-        multiply_into(self._xs, self._ks)
+        np.multiply(self._xs, self._ks, out=self._xs)
         self.plans["inverse"].execute()
 
     def result(self) -> np.ndarray:
