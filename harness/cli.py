@@ -41,6 +41,9 @@ class _RichProgress:
     def case_finished(self, case, rows) -> None:
         self.bar.advance(self.task)
 
+    def note(self, text: str) -> None:
+        self.bar.console.print(f"[yellow]{text}[/]")
+
 
 def _cmd_run(args) -> int:
     from kernels import get_backend
@@ -60,7 +63,9 @@ def _cmd_run(args) -> int:
             console.print(f"[yellow]backend {name} is unavailable and will be skipped: {reason}[/]")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
-        result = run_sweep(config, out_dir, resume=args.resume, progress=_RichProgress(bar))
+        result = run_sweep(
+            config, out_dir, resume=args.resume, progress=_RichProgress(bar), isolate=not args.no_isolate
+        )
     if result.archived:
         console.print(f"the earlier run in {out_dir} was moved to {result.archived}")
     frame = result.frame
@@ -116,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="TOML sweep config, e.g. configs/quick.toml")
     run.add_argument("--out", help="results directory (default results/<config name>)")
     run.add_argument("--resume", action="store_true", help="continue a sweep in --out, skipping finished cases")
+    run.add_argument(
+        "--no-isolate",
+        action="store_true",
+        help="run backends in this process (for debugging; a crash then ends the sweep)",
+    )
     run.set_defaults(func=_cmd_run)
     plot = sub.add_parser("plot", help="redraw the plots and summary of a results directory")
     plot.add_argument("dir", help="results directory")

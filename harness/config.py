@@ -31,7 +31,7 @@ SWEEP_KEYS = (
     "dist",
     "seed",
 )
-TIMING_KEYS = ("samples", "warmup", "min_sample_seconds", "max_case_seconds")
+TIMING_KEYS = ("samples", "warmup", "min_sample_seconds", "max_case_seconds", "case_timeout_seconds")
 
 
 @dataclass(frozen=True)
@@ -40,13 +40,16 @@ class Timing:
 
     ``samples`` timed samples after ``warmup`` untimed calls; each sample runs
     enough calls to last ``min_sample_seconds``; a case whose predicted time is
-    above ``max_case_seconds`` is skipped (0 disables the budget).
+    above ``max_case_seconds`` is skipped (0 disables the budget); a case still
+    running after ``case_timeout_seconds`` is stopped and recorded as ``timeout``
+    (isolated sweeps only; 0 disables the limit).
     """
 
     samples: int = 5
     warmup: int = 1
     min_sample_seconds: float = 0.005
     max_case_seconds: float = 60.0
+    case_timeout_seconds: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -267,4 +270,5 @@ def _timing(raw: dict) -> Timing:
         warmup=_integer(raw.get("warmup", Timing.warmup), "timing.warmup", minimum=0),
         min_sample_seconds=number("min_sample_seconds", Timing.min_sample_seconds, 0.0),
         max_case_seconds=number("max_case_seconds", Timing.max_case_seconds, 0.0),
+        case_timeout_seconds=number("case_timeout_seconds", Timing.case_timeout_seconds, 0.0),
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +23,11 @@ from . import store
 from .accuracy import check_result, reference
 from .config import Case, SweepConfig, Timing
 from .inputs import make_inputs
+from .memory import MEMORY_FRACTION, available_bytes, predicted_bytes
 from .metadata import collect_metadata
 from .peak import collect_matmul_peaks
 from .timing import calibrate_loops, interleaved_samples, summarize, time_call
+from .worker import IsolatedRunner
 
 
 @dataclass
@@ -47,6 +51,9 @@ class Progress:
 
     def case_finished(self, case: Case, rows: list[dict]) -> None: ...
 
+    def note(self, text: str) -> None:
+        print(text)
+
 
 def work_units(method: str, case: Case) -> float:
     """Size of a case's work for a method: direct flops, or 7.5 P log2 P for FFT (three transforms)."""
@@ -61,11 +68,22 @@ def order_cheapest_first(cases, methods) -> list[Case]:
     return sorted(cases, key=lambda c: sum(work_units(m, c) for m in methods))
 
 
-class _RatePredictor:
-    """Seconds per work unit learnt from each backend's latest finished case."""
+class RatePredictor:
+    """Seconds per work unit learnt from each backend's latest finished case (picklable)."""
 
-    def __init__(self):
-        self._rate: dict[str, float] = {}
+    def __init__(self, rates: dict[str, float] | None = None):
+        self._rate: dict[str, float] = dict(rates or {})
+
+    @property
+    def rates(self) -> dict[str, float]:
+        """The learnt rates, to send to a worker process."""
+        return dict(self._rate)
+
+    def learn_rows(self, case: Case, rows: list[dict]) -> None:
+        """Learn from every timed row of a finished case."""
+        for row in rows:
+            if row.get("status") == "ok" and row.get("median_s"):
+                self.learn(row["backend"], row["method"], case, row["median_s"])
 
     def learn(self, backend: str, method: str, case: Case, seconds: float) -> None:
         self._rate[backend] = seconds / work_units(method, case)
@@ -107,10 +125,10 @@ def _identity(case: Case, backend, run_id: str) -> dict:
 
 
 def run_case(
-    case: Case, backend_names, timing: Timing, predictor: _RatePredictor | None = None, run_id: str = ""
+    case: Case, backend_names, timing: Timing, predictor: RatePredictor | None = None, run_id: str = ""
 ) -> list[dict]:
     """Measure every backend on one case; returns one row per backend."""
-    predictor = predictor or _RatePredictor()
+    predictor = predictor or RatePredictor()
     problem = case.problem
     rows: dict[str, dict] = {}
     ready: dict[str, object] = {}
@@ -134,6 +152,14 @@ def run_case(
                 status="skipped",
                 predicted_s=predicted,
                 reason=f"predicted {predicted:.3g} s > max_case_seconds {timing.max_case_seconds:g}",
+            )
+            continue
+        needed, free = predicted_bytes(backend, problem), available_bytes()
+        if free is not None and needed > MEMORY_FRACTION * free:
+            row.update(
+                status="skipped",
+                predicted_bytes=needed,
+                reason=f"needs about {needed / 2**20:.0f} MiB, {free / 2**20:.0f} MiB available",
             )
             continue
         if ref is None:
@@ -166,18 +192,24 @@ def run_case(
         stats = summarize(values, loops[name])
         row.update(stats, loops=loops[name], samples_s=[float(v) for v in values])
         row["gflops"] = problem.direct_flops / stats["median_s"] / 1e9
-        predictor.learn(name, row["method"], case, stats["median_s"])
     return list(rows.values())
 
 
 def run_sweep(
-    config: SweepConfig, out_dir: str | Path, *, resume: bool = False, progress: Progress | None = None
+    config: SweepConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: Progress | None = None,
+    isolate: bool = True,
 ) -> SweepResult:
     """Run every case of ``config``, journaling rows into ``out_dir``, and write the table.
 
     With ``resume``, cases already in the directory's journal are not run again.
-    On Ctrl-C the case in flight is dropped, everything finished is written, and
-    the result says ``interrupted``.
+    With ``isolate`` (the default) cases run in a worker process, so a backend
+    that crashes or hangs costs its own row, not the sweep. On Ctrl-C the case
+    in flight is dropped, everything finished is written, and the result says
+    ``interrupted``.
     """
     progress = progress or Progress()
     out_dir = Path(out_dir)
@@ -190,23 +222,43 @@ def run_sweep(
     todo = [c for c in cases if not all((c.key, n) in done for n in config.backends)]
     run_id = time.strftime("%Y%m%dT%H%M%S")
     started = time.time()
-    predictor = _RatePredictor()
+    predictor = RatePredictor()
     interrupted = False
     progress.start(len(todo))
     previous = _configure(config.backend_options)
+    worker = IsolatedRunner(config.backend_options, config.timing.case_timeout_seconds) if isolate else None
+    stop = _StopOnInterrupt(progress)
+    abandoned = False
     try:
-        with store.Journal(journal_path) as journal:
+        with store.Journal(journal_path) as journal, stop:
             try:
                 for case in todo:
+                    if stop.requested:
+                        interrupted = True
+                        break
                     progress.case_started(case)
                     names = [n for n in config.backends if (case.key, n) not in done]
-                    rows = run_case(case, names, config.timing, predictor, run_id)
+                    if worker is None:
+                        rows = run_case(case, names, config.timing, predictor, run_id)
+                    else:
+                        rows = worker.run(
+                            case,
+                            names,
+                            config.timing,
+                            predictor.rates,
+                            run_id,
+                            lambda name, status, reason, c=case: _failed_row(c, name, status, reason, run_id),
+                        )
+                    predictor.learn_rows(case, rows)
                     journal.append(rows)
                     progress.case_finished(case, rows)
             except KeyboardInterrupt:
-                interrupted = True
+                interrupted = abandoned = True
+            interrupted = interrupted or stop.requested
         backend_meta = _backend_metadata(config.backends)
     finally:
+        if worker is not None:
+            worker.close(abandon=abandoned)
         _configure(previous)
     sweep_seconds = round(time.time() - started, 3)
     # Measured after the sweep: BLAS threads spin after a matmul and would
@@ -225,6 +277,35 @@ def run_sweep(
     store.write_metadata(out_dir, meta)
     frame = store.write_table(out_dir, store.read_journal(journal_path), peaks)
     return SweepResult(out_dir, frame, archived, interrupted, len(todo), len(cases) - len(todo))
+
+
+class _StopOnInterrupt:
+    """First Ctrl-C: finish the case in flight, then stop. Second: abandon it (KeyboardInterrupt)."""
+
+    def __init__(self, progress: Progress):
+        self.progress, self.requested, self._old = progress, False, None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.progress.note("Ctrl-C: stopping after the case in flight (press again to abandon it)")
+
+    def __enter__(self) -> _StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def _failed_row(case: Case, name: str, status: str, reason: str, run_id: str) -> dict:
+    """The row of a backend whose worker died or hung before it could report."""
+    row = _identity(case, get_backend(name), run_id)
+    row.update(status=status, reason=reason)
+    return row
 
 
 def _configure(options: dict[str, dict]) -> dict[str, dict]:

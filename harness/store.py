@@ -71,27 +71,66 @@ COLUMNS = IDENTITY + (
 
 
 class Journal:
-    """Append-only JSON-lines file of result rows, durable after each :meth:`append`."""
+    """Append-only JSON-lines file of result rows, durable after each :meth:`append`.
+
+    Opening cuts off a truncated last line (a write killed half-way), so new
+    rows never run into it. A failed append (disk full) is rolled back to the
+    last complete row before the error is raised.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self._file = open(self.path, "a", encoding="utf-8")
+        _drop_partial_tail(self.path)
+        self._file = open(self.path, "ab")
 
     def append(self, rows: list[dict]) -> None:
-        """Write ``rows`` and force them to disk."""
-        for row in rows:
-            self._file.write(json.dumps(row, allow_nan=True) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """Write ``rows`` as one block and force them to disk.
+
+        Raises
+        ------
+        UsageError
+            If the write fails; the journal is left as it was before the call.
+        """
+        data = "".join(json.dumps(row, allow_nan=True) + "\n" for row in rows).encode()
+        start = self._file.tell()
+        try:
+            self._file.write(data)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            try:
+                self._file.truncate(start)
+                self._file.seek(start)
+            except OSError:
+                pass
+            raise UsageError(
+                f"cannot write results to {str(self.path)!r}: {exc.strerror or exc}; every finished case is "
+                "saved there; free space and continue with --resume"
+            ) from None
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:
+            pass
 
     def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _drop_partial_tail(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if data.endswith(b"\n"):
+        return
+    keep = data.rfind(b"\n") + 1
+    warnings.warn(f"{path}: dropped a truncated last line ({len(data) - keep} bytes) before appending", stacklevel=3)
+    with open(path, "r+b") as f:
+        f.truncate(keep)
 
 
 def read_journal(path: str | os.PathLike) -> list[dict]:
