@@ -129,10 +129,16 @@ class FftwBackend:
         """Planner effort, spectrum caching, and what happened to the wisdom file."""
         if pyfftw is None:
             return {}
+        path = _wisdom.wisdom_path()
         return {
             "planner": self.planner,
             "kernel_spectrum_cached": self.cache_kernel_spectrum,
-            "wisdom": _wisdom.state(),
+            # The file, not this process's state: with isolation, plans are made in a worker.
+            "wisdom": {
+                "path": str(path),
+                "exists": path.exists(),
+                "bytes": path.stat().st_size if path.exists() else 0,
+            },
         }
 
     def available(self) -> tuple[bool, str]:
