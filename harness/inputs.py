@@ -6,7 +6,10 @@ import zlib
 
 import numpy as np
 
-DISTRIBUTIONS = ("uniform", "normal", "image")
+DISTRIBUTIONS = ("uniform", "normal", "image", "hdr")
+# hdr: share of bright points, and the decades of the faint background and the bright points.
+HDR_BRIGHT_SHARE = 0.001
+HDR_FAINT, HDR_BRIGHT = (-6.0, -2.0), (2.0, 4.0)
 
 
 def make_inputs(case) -> tuple[np.ndarray, np.ndarray]:
@@ -17,6 +20,9 @@ def make_inputs(case) -> tuple[np.ndarray, np.ndarray]:
 
     ``uniform`` is [-0.5, 0.5) (FFTW's accuracy convention), ``normal`` is N(0, 1),
     ``image`` is non-negative in [0, 1) with a kernel that sums to one (a blur).
+    ``hdr`` is high dynamic range: a faint background log-uniform over 1e-6..1e-2
+    with a few bright points (0.1 %, at least one) log-uniform over 1e2..1e4,
+    under the same kind of positive blur kernel: values span ten decades.
     """
     p = case.problem
     if case.dist not in DISTRIBUTIONS:
@@ -29,8 +35,15 @@ def make_inputs(case) -> tuple[np.ndarray, np.ndarray]:
     elif case.dist == "normal":
         image = rng.standard_normal(p.image_shape)
         kernel = rng.standard_normal(p.kernel_shape)
-    else:
+    elif case.dist == "image":
         image = rng.random(p.image_shape)
         kernel = rng.random(p.kernel_shape)
+        kernel /= kernel.sum()
+    else:
+        image = 10.0 ** rng.uniform(*HDR_FAINT, p.image_shape)
+        bright = max(1, round(HDR_BRIGHT_SHARE * image.size))
+        spots = rng.choice(image.size, size=bright, replace=False)
+        image.flat[spots] = 10.0 ** rng.uniform(*HDR_BRIGHT, bright)
+        kernel = rng.random(p.kernel_shape) + 1e-3
         kernel /= kernel.sum()
     return image.astype(p.np_dtype), kernel.astype(p.np_dtype)

@@ -66,6 +66,8 @@ COLUMNS = IDENTITY + (
     "fft_w",
     "err_max_abs",
     "err_rel_l2",
+    "err_max_scaled",
+    "err_positions",
     "run_id",
 )
 
