@@ -105,10 +105,68 @@ def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pa
     return _save(fig, path)
 
 
+def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Measured errors against the textbook lines, from the exact-reference columns.
+
+    Left: worst error scaled by (|f| * |g|) in units of eps, vs kernel size n at
+    the largest image, with direct summation's worst case n^2 and typical n.
+    Middle: relative L2 error in eps vs image size N at the largest kernel, with
+    the FFT's eps log2 N (relative to the global norm). Right: the left panel
+    for high-dynamic-range inputs, where an error relative to the global norm
+    is huge next to the faint outputs.
+    """
+    ok = frame[(frame["status"] == "ok") & frame["err_max_scaled"].notna()].copy()
+    if ok.empty:
+        raise ValueError("no successful rows with exact-reference errors to plot")
+    ok["kernel_n"] = np.sqrt(ok["kernel_h"] * ok["kernel_w"])
+    ok["image_n"] = np.sqrt(ok["image_h"] * ok["image_w"])
+    ok["eps"] = ok["dtype"].map(lambda d: float(np.finfo(d).eps))
+    ok["rel_eps"] = ok["err_rel_l2"] / ok["eps"]
+    dists = [d for d in ("uniform", "hdr") if d in set(ok["dist"])] or [ok["dist"].iloc[0]]
+    panels = [("kernel", dists[0]), ("image", dists[0])] + [("kernel", d) for d in dists[1:]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    colours = {name: f"C{i}" for i, name in enumerate(sorted(ok["backend"].unique()))}
+    markers = {"float32": "o", "float64": "s"}
+    for ax, (axis, dist) in zip(axes[0], panels):
+        part = ok[ok["dist"] == dist]
+        if axis == "kernel":
+            part = part[part["image_n"] == part["image_n"].max()]
+            x, y, label = "kernel_n", "err_max_scaled", f"max |error| / (|f|*|g|) [eps], {dist} inputs"
+            grid = np.geomspace(part[x].min(), part[x].max(), 50)
+            ax.plot(grid, grid**2, "k--", lw=1, label="direct, worst case: $n^2$")
+            ax.plot(grid, grid, "k:", lw=1, label="direct, typical: $n$")
+            ax.set_title(f"image {int(part['image_n'].max())}, {dist}", fontsize=10)
+        else:
+            part = part[part["kernel_n"] == part["kernel_n"].max()]
+            x, y, label = "image_n", "rel_eps", f"relative L2 error [eps], {dist} inputs"
+            grid = np.geomspace(part[x].min(), part[x].max(), 50)
+            ax.plot(grid, np.log2(grid), "k-.", lw=1, label="FFT: $\\log_2 N$")
+            ax.set_title(f"kernel {int(part['kernel_n'].max())}, {dist}", fontsize=10)
+        for (backend, dtype), line in part.groupby(["backend", "dtype"]):
+            line = line.sort_values(x)
+            ax.plot(line[x], line[y].clip(lower=1e-3), marker=markers.get(dtype, "o"), ms=4,
+                    color=colours[backend], label=f"{backend} {dtype}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        if axis == "kernel":
+            _kernel_ticks(ax, part["kernel_n"])
+        ax.set_xlabel("kernel size n" if axis == "kernel" else "image size N")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
-    """Write ``times.png`` and ``crossover.png`` into ``out_dir``."""
+    """Write ``times.png``, ``crossover.png`` and, with exact-reference errors, ``accuracy.png``."""
     out_dir = Path(out_dir)
-    return [plot_times(frame, out_dir / "times.png", title), plot_crossover(frame, out_dir / "crossover.png", title)]
+    paths = [plot_times(frame, out_dir / "times.png", title), plot_crossover(frame, out_dir / "crossover.png", title)]
+    if "err_max_scaled" in frame and frame["err_max_scaled"].notna().any():
+        paths.append(plot_accuracy(frame, out_dir / "accuracy.png", title))
+    return paths
 
 
 def _kernel_ticks(ax, kernel_n) -> None:

@@ -24,7 +24,7 @@ from .peak import add_peak_fraction
 JOURNAL = "journal.jsonl"
 TABLE = "results.parquet"
 METADATA = "metadata.json"
-_RUN_FILES = (JOURNAL, TABLE, METADATA, "times.png", "crossover.png")
+_RUN_FILES = (JOURNAL, TABLE, METADATA, "times.png", "crossover.png", "accuracy.png")
 
 IDENTITY = (
     "backend",
