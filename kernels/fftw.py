@@ -95,7 +95,29 @@ class _FftwPrepared(HostPrepared):
         return self._window.copy()
 
 
-class FftwBackend:
+class PlannerOption:
+    """The ``planner`` option shared by the FFTW backends (``[backend_options.NAME] planner = ...``)."""
+
+    OPTIONS = {"planner": PLANNER_EFFORTS}
+    planner = DEFAULT_PLANNER
+
+    def configure(self, planner: str = DEFAULT_PLANNER) -> None:
+        """Set the planner effort (one of ``PLANNER_EFFORTS``) for later ``prepare`` calls."""
+        if planner not in PLANNER_EFFORTS:
+            raise ValueError(f"unknown planner effort {planner!r}; acceptable: {', '.join(PLANNER_EFFORTS)}")
+        self.planner = planner
+
+    def options(self) -> dict:
+        """The options in force, as rows and metadata record them."""
+        return {"planner": self.planner}
+
+    def available(self) -> tuple[bool, str]:
+        if pyfftw is None:
+            return False, f"pyfftw is not installed: {_IMPORT_ERROR}"
+        return True, ""
+
+
+class FftwBackend(PlannerOption):
     """FFT convolution through planned pyFFTW real-to-complex transforms.
 
     Parameters
@@ -108,22 +130,10 @@ class FftwBackend:
 
     method = "fft"
     device = "cpu"
-    OPTIONS = {"planner": PLANNER_EFFORTS}
 
     def __init__(self, name: str = "fftw", cache_kernel_spectrum: bool = False):
         self.name = name
         self.cache_kernel_spectrum = cache_kernel_spectrum
-        self.planner = DEFAULT_PLANNER
-
-    def configure(self, planner: str = DEFAULT_PLANNER) -> None:
-        """Set the planner effort (one of ``PLANNER_EFFORTS``) for later ``prepare`` calls."""
-        if planner not in PLANNER_EFFORTS:
-            raise ValueError(f"unknown planner effort {planner!r}; acceptable: {', '.join(PLANNER_EFFORTS)}")
-        self.planner = planner
-
-    def options(self) -> dict:
-        """The options in force, as rows and metadata record them."""
-        return {"planner": self.planner}
 
     def metadata(self) -> dict:
         """Planner effort, spectrum caching, and what happened to the wisdom file."""
@@ -140,11 +150,6 @@ class FftwBackend:
                 "bytes": path.stat().st_size if path.exists() else 0,
             },
         }
-
-    def available(self) -> tuple[bool, str]:
-        if pyfftw is None:
-            return False, f"pyfftw is not installed: {_IMPORT_ERROR}"
-        return True, ""
 
     def supports(self, problem: Problem) -> tuple[bool, str]:
         return True, ""

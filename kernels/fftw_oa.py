@@ -23,6 +23,7 @@ import numpy as np
 from ._base import HostPrepared, check_inputs
 from ._fft_geometry import convolution_kernel, fast_lengths, length_penalty, output_window, predicted_cost
 from ._problem import Problem
+from .fftw import PlannerOption
 
 _SAVE_AFTER_SECONDS = 0.05
 # Per-element cost of scatter, product and overlap-add per block, in the units
@@ -35,11 +36,9 @@ try:
 
     from . import _wisdom
     from ._parallel import multiply_batch_into
-    from .fftw import DEFAULT_PLANNER, PLANNER_EFFORTS
 except ImportError as exc:
     pyfftw = None
     _IMPORT_ERROR = str(exc)
-    DEFAULT_PLANNER, PLANNER_EFFORTS = "FFTW_MEASURE", ()
 else:
     _IMPORT_ERROR = ""
 
@@ -164,31 +163,12 @@ class _FftwOaPrepared(HostPrepared):
         return self._window.copy()
 
 
-class FftwOaBackend:
+class FftwOaBackend(PlannerOption):
     """Overlap-add FFT convolution over image blocks, batched pyFFTW plans."""
 
     name = "fftw-oa"
     method = "fft"
     device = "cpu"
-    OPTIONS = {"planner": PLANNER_EFFORTS}
-
-    def __init__(self):
-        self.planner = DEFAULT_PLANNER
-
-    def configure(self, planner: str = DEFAULT_PLANNER) -> None:
-        """Set the planner effort for later ``prepare`` calls."""
-        if planner not in PLANNER_EFFORTS:
-            raise ValueError(f"unknown planner effort {planner!r}; acceptable: {', '.join(PLANNER_EFFORTS)}")
-        self.planner = planner
-
-    def options(self) -> dict:
-        """The options in force."""
-        return {"planner": self.planner}
-
-    def available(self) -> tuple[bool, str]:
-        if pyfftw is None:
-            return False, f"pyfftw is not installed: {_IMPORT_ERROR}"
-        return True, ""
 
     def supports(self, problem: Problem) -> tuple[bool, str]:
         return True, ""
