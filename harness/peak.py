@@ -39,12 +39,19 @@ def collect_matmul_peaks(dtypes, threads) -> dict[str, dict[str, float]]:
     }
 
 
-def add_peak_fraction(frame, peaks: dict) -> None:
-    """Set ``peak_fraction`` = ``gflops`` / matmul GFLOP/s at the row's dtype and threads (CPU rows)."""
+def add_peak_fraction(frame, peaks: dict, gpu_peaks: dict | None = None) -> None:
+    """Set ``peak_fraction``: ``gflops`` over the matmul rate at the row's dtype and threads (CPU
+    rows), or over the GPU's measured FMA rate at the row's dtype (CUDA rows)."""
+    gpu_peaks = gpu_peaks or {}
 
     def fraction(row):
-        peak = peaks.get(row["dtype"], {}).get(str(row["threads"]))
-        if row["device"] != "cpu" or not peak or row["gflops"] is None:
+        if row["gflops"] is None:
+            return float("nan")
+        if row["device"] == "cuda":
+            peak = gpu_peaks.get("fp32_gflops" if row["dtype"] == "float32" else "fp64_gflops")
+        else:
+            peak = peaks.get(row["dtype"], {}).get(str(row["threads"]))
+        if not peak:
             return float("nan")
         return float(row["gflops"]) / peak
 

@@ -144,8 +144,14 @@ def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pat
             ax.set_title(f"kernel {int(part['kernel_n'].max())}, {dist}", fontsize=10)
         for (backend, dtype), line in part.groupby(["backend", "dtype"]):
             line = line.sort_values(x)
-            ax.plot(line[x], line[y].clip(lower=1e-3), marker=markers.get(dtype, "o"), ms=4,
-                    color=colours[backend], label=f"{backend} {dtype}")
+            ax.plot(
+                line[x],
+                line[y].clip(lower=1e-3),
+                marker=markers.get(dtype, "o"),
+                ms=4,
+                color=colours[backend],
+                label=f"{backend} {dtype}",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         if axis == "kernel":

@@ -23,6 +23,7 @@ from . import store
 from .accuracy import check_reference, check_result
 from .config import Case, SweepConfig, Timing
 from .exact import exact_error_metrics, exact_reference
+from .gpu import collect_gpu, measure_gpu_peaks
 from .inputs import make_inputs
 from .memory import MEMORY_FRACTION, available_bytes, predicted_bytes
 from .metadata import collect_metadata
@@ -173,7 +174,7 @@ def run_case(
             shape = getattr(prepared, "fft_shape", None)
             if shape is not None:
                 row.update(fft_h=int(shape[0]), fft_w=int(shape[1]))
-            first[name] = time_call(prepared)
+            first[name] = time_call(prepared, 1, backend.device)
             output = prepared.result()
             status, reason, metrics = check_result(problem, output, ref)
             if output.shape == problem.out_shape:
@@ -186,12 +187,13 @@ def run_case(
             ready[name] = prepared
 
     loops = {}
+    devices = {name: rows[name]["device"] for name in ready}
     for name, prepared in ready.items():
         for _ in range(timing.warmup):
-            time_call(prepared)
-        estimate = min(first[name], time_call(prepared))
+            time_call(prepared, 1, devices[name])
+        estimate = min(first[name], time_call(prepared, 1, devices[name]))
         loops[name] = calibrate_loops(estimate, timing.min_sample_seconds)
-    samples = interleaved_samples(ready, loops, timing.samples)
+    samples = interleaved_samples(ready, loops, timing.samples, devices)
     for name, values in samples.items():
         row = rows[name]
         stats = summarize(values, loops[name])
@@ -269,6 +271,8 @@ def run_sweep(
     # Measured after the sweep: BLAS threads spin after a matmul and would
     # slow whatever is timed next.
     peaks = collect_matmul_peaks([c.problem.dtype for c in cases], [c.problem.threads for c in cases])
+    uses_gpu = any(get_backend(n).device == "cuda" for n in config.backends)
+    gpu_peaks = measure_gpu_peaks() if uses_gpu else {}
     meta = collect_metadata(
         config.source,
         config_name=config.name,
@@ -278,9 +282,11 @@ def run_sweep(
         timing=dataclasses.asdict(config.timing),
         matmul_gflops=peaks,
         backends=backend_meta,
+        gpu=collect_gpu() if uses_gpu else {},
+        gpu_peaks=gpu_peaks,
     )
     store.write_metadata(out_dir, meta)
-    frame = store.write_table(out_dir, store.read_journal(journal_path), peaks)
+    frame = store.write_table(out_dir, store.read_journal(journal_path), peaks, gpu_peaks)
     return SweepResult(out_dir, frame, archived, interrupted, len(todo), len(cases) - len(todo))
 
 

@@ -165,14 +165,16 @@ def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
     return frame[list(COLUMNS) + extra]
 
 
-def write_table(out_dir: str | os.PathLike, rows: list[dict], peaks: dict | None = None) -> pd.DataFrame:
+def write_table(
+    out_dir: str | os.PathLike, rows: list[dict], peaks: dict | None = None, gpu_peaks: dict | None = None
+) -> pd.DataFrame:
     """Write ``results.parquet`` atomically (temporary file, then rename) and return the frame.
 
-    With ``peaks`` (matmul GFLOP/s by dtype and threads), rows get ``peak_fraction``.
+    With ``peaks`` (matmul GFLOP/s by dtype and threads) and ``gpu_peaks``, rows get ``peak_fraction``.
     """
     frame = rows_to_frame(rows)
-    if peaks:
-        add_peak_fraction(frame, peaks)
+    if peaks or gpu_peaks:
+        add_peak_fraction(frame, peaks or {}, gpu_peaks)
     target = Path(out_dir) / TABLE
     tmp = target.with_suffix(".parquet.tmp")
     frame.to_parquet(tmp, index=False)

@@ -1,0 +1,105 @@
+"""GPU facts for the metadata, and the GPU's measured reference rates.
+
+``collect_gpu`` reads the device (name, compute capability, memory, driver
+and runtime versions). ``measure_gpu_peaks`` measures what rows are compared
+with: device-to-device copy bandwidth (bytes read + written per second) and
+the FP32 and FP64 FMA rates of a register-only kernel. Both return a reason
+instead of numbers when no real GPU is in use.
+"""
+
+from __future__ import annotations
+
+import os
+
+COPY_BYTES = 512 * 2**20
+FMA_ITERATIONS = 4096
+
+
+def _cuda():
+    if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1":
+        return None, "NUMBA_ENABLE_CUDASIM=1: simulator, no real GPU"
+    try:
+        from numba import cuda
+    except ImportError as exc:
+        return None, f"numba's CUDA target is missing: {exc}"
+    try:
+        if not cuda.is_available():
+            return None, "no CUDA GPU or driver"
+    except Exception as exc:
+        return None, f"CUDA driver error: {exc}"
+    return cuda, ""
+
+
+def collect_gpu() -> dict:
+    """Name, compute capability, memory, driver and CUDA versions of the current GPU, or why none."""
+    cuda, reason = _cuda()
+    if cuda is None:
+        return {"available": False, "reason": reason}
+    device = cuda.get_current_device()
+    free, total = cuda.current_context().get_memory_info()
+    info = {
+        "available": True,
+        "name": device.name.decode() if isinstance(device.name, bytes) else str(device.name),
+        "compute_capability": ".".join(map(str, device.compute_capability)),
+        "memory_bytes": int(total),
+        "multiprocessors": int(device.MULTIPROCESSOR_COUNT),
+    }
+    try:
+        info["cuda_runtime"] = ".".join(map(str, cuda.runtime.get_version()))
+        info["cuda_driver"] = ".".join(map(str, cuda.cudadrv.driver.driver.get_version()))
+    except Exception as exc:  # versions are nice to have, not worth failing over
+        info["versions_error"] = str(exc)
+    return info
+
+
+def _fma_kernel(cuda):
+    @cuda.jit
+    def fma_loop(out, seed, iterations):
+        i = cuda.grid(1)
+        a0 = seed + i
+        a1, a2, a3 = a0 * 0.5, a0 * 0.25, a0 * 0.125
+        m = seed * 0.999
+        for _ in range(iterations):  # 4 independent chains hide FMA latency
+            a0 = a0 * m + seed
+            a1 = a1 * m + seed
+            a2 = a2 * m + seed
+            a3 = a3 * m + seed
+        out[i] = a0 + a1 + a2 + a3
+
+    return fma_loop
+
+
+def measure_gpu_peaks() -> dict:
+    """``copy_gbytes_s`` (read + write), ``fp32_gflops`` and ``fp64_gflops`` of the current GPU, or why none."""
+    cuda, reason = _cuda()
+    if cuda is None:
+        return {"available": False, "reason": reason}
+    import numpy as np
+
+    def best_ms(launch, repeats=5):
+        launch()
+        cuda.synchronize()
+        best = float("inf")
+        for _ in range(repeats):
+            start, end = cuda.event(), cuda.event()
+            start.record()
+            launch()
+            end.record()
+            end.synchronize()
+            best = min(best, cuda.event_elapsed_time(start, end))
+        return best
+
+    src = cuda.device_array(COPY_BYTES // 4, np.float32)
+    dst = cuda.device_array_like(src)
+    copy_ms = best_ms(lambda: dst.copy_to_device(src))
+    peaks = {"available": True, "copy_gbytes_s": 2 * COPY_BYTES / (copy_ms / 1e3) / 1e9}
+    device = cuda.get_current_device()
+    threads = 256
+    blocks = device.MULTIPROCESSOR_COUNT * 64
+    kernel = _fma_kernel(cuda)
+    for dtype, key in ((np.float32, "fp32_gflops"), (np.float64, "fp64_gflops")):
+        out = cuda.device_array(blocks * threads, dtype)
+        seed = dtype(1.0001)
+        ms = best_ms(lambda out=out, seed=seed: kernel[blocks, threads](out, seed, FMA_ITERATIONS))
+        peaks[key] = 2 * 4 * FMA_ITERATIONS * blocks * threads / (ms / 1e3) / 1e9
+    return peaks

@@ -1,0 +1,86 @@
+"""``cupy-fft``: FFT convolution on the GPU with CuPy's cuFFT, the GPU counterpart of ``fftw`` (``cuda`` extra).
+
+Same geometry as ``fftw`` (shortest alias-free length, cost-chosen size). The
+inputs are uploaded in ``prepare`` and one call is made there so cuFFT's plans
+are built and cached (CuPy keeps a plan cache per shape); the timed call runs
+rfft2, the product and irfft2 on device-resident arrays.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from ._base import HostPrepared, check_inputs
+from ._fft_geometry import convolution_kernel, fft_shape, output_window
+from ._problem import Problem
+
+try:
+    import cupy
+except ImportError as exc:
+    cupy = None
+    _IMPORT_ERROR = str(exc)
+else:
+    _IMPORT_ERROR = ""
+
+
+class _CupyFftPrepared(HostPrepared):
+    def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
+        super().__init__()
+        self.problem = problem
+        image, kernel = check_inputs(problem, image, kernel)
+        self.fft_shape = fft_shape(problem)
+        self._window = output_window(problem)
+        with self.stage("upload"):
+            self._x = cupy.asarray(image)
+            self._k = cupy.asarray(np.ascontiguousarray(convolution_kernel(problem, kernel)))
+            cupy.cuda.Device().synchronize()
+        with self.stage("plan"):  # first call builds and caches the cuFFT plans
+            self()
+            self.sync()
+        start = time.perf_counter()
+        self.result()
+        self.setup_seconds["download"] = time.perf_counter() - start
+
+    def __call__(self) -> None:
+        s = self.fft_shape
+        spectrum = cupy.fft.rfft2(self._x, s)
+        spectrum *= cupy.fft.rfft2(self._k, s)
+        self._out = cupy.fft.irfft2(spectrum, s)[self._window]
+
+    def sync(self) -> None:
+        cupy.cuda.Device().synchronize()
+
+    def result(self) -> np.ndarray:
+        return cupy.asnumpy(self._out).astype(self.problem.np_dtype, copy=False)
+
+
+class CupyFftBackend:
+    """FFT convolution with CuPy (cuFFT), device-resident inputs."""
+
+    name = "cupy-fft"
+    method = "fft"
+    device = "cuda"
+
+    def available(self) -> tuple[bool, str]:
+        if cupy is None:
+            return False, f"cupy is not installed (pip install convbench[cuda]): {_IMPORT_ERROR}"
+        if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1":
+            return False, "NUMBA_ENABLE_CUDASIM=1: no real GPU in use"
+        try:
+            if cupy.cuda.runtime.getDeviceCount() < 1:
+                return False, "no CUDA GPU"
+        except Exception as exc:  # no driver: cupy raises on the first runtime call
+            return False, f"no usable CUDA GPU: {exc}"
+        return True, ""
+
+    def supports(self, problem: Problem) -> tuple[bool, str]:
+        return True, ""
+
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _CupyFftPrepared:
+        return _CupyFftPrepared(problem, image, kernel)
+
+
+BACKEND = CupyFftBackend()

@@ -1,0 +1,143 @@
+"""``numba-cuda``: direct correlation on the GPU with Numba CUDA kernels.
+
+Each thread block computes a ``TILE_H`` x ``TILE_W`` tile of outputs. It first
+stages the input tile plus its halo (kernel size less one on each axis) and the
+weights in shared memory, so each input sample is read from global memory once
+per block instead of once per tap; then every thread sums its window from
+shared memory. Tiles that hang over the output's edge are guarded, so any size
+works. As on the CPU, every op and mode is a valid correlation of a zero-padded
+image with the effective kernel; the padded image and the weights are uploaded
+in ``prepare``, so the timed call launches on device-resident arrays only.
+
+Under ``NUMBA_ENABLE_CUDASIM=1`` the kernels run in Numba's simulator: right
+answers, meaningless times. The backend then reports itself unavailable to
+sweeps, and the test suite prepares it directly to check correctness.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from ._base import HostPrepared, check_inputs
+from ._problem import Problem, effective_kernel
+
+TILE_H = 16
+TILE_W = 16
+
+try:
+    from numba import cuda
+except ImportError as exc:  # numba without its CUDA target
+    cuda = None
+    _IMPORT_ERROR = str(exc)
+else:
+    _IMPORT_ERROR = ""
+
+    @cuda.jit
+    def _corr_valid_tiled(x, w, out, zero):
+        """out[i, j] = sum_ab w[a, b] * x[i + a, j + b], one output per thread, tile + halo in shared memory."""
+        kh, kw = w.shape
+        halo_h = TILE_H + kh - 1
+        halo_w = TILE_W + kw - 1
+        shared = cuda.shared.array(0, dtype=out.dtype)  # dynamic: weights, then the input tile
+        ty, tx = cuda.threadIdx.y, cuda.threadIdx.x
+        flat = ty * TILE_W + tx
+        threads = TILE_H * TILE_W
+        for n in range(flat, kh * kw, threads):
+            shared[n] = w[n // kw, n % kw]
+        base = kh * kw
+        row0 = cuda.blockIdx.y * TILE_H
+        col0 = cuda.blockIdx.x * TILE_W
+        for n in range(flat, halo_h * halo_w, threads):
+            r = n // halo_w
+            c = n % halo_w
+            if row0 + r < x.shape[0] and col0 + c < x.shape[1]:
+                shared[base + n] = x[row0 + r, col0 + c]
+            else:
+                shared[base + n] = 0
+        cuda.syncthreads()
+        i = row0 + ty
+        j = col0 + tx
+        if i < out.shape[0] and j < out.shape[1]:
+            acc = zero
+            for a in range(kh):
+                for b in range(kw):
+                    acc += shared[a * kw + b] * shared[base + (ty + a) * halo_w + tx + b]
+            out[i, j] = acc
+
+
+def _simulated() -> bool:
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+
+
+class _NumbaCudaPrepared(HostPrepared):
+    def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
+        super().__init__()
+        self.problem = problem
+        image, kernel = check_inputs(problem, image, kernel)
+        dtype = problem.np_dtype
+        (top, left), (h, w) = problem.pad_before, problem.image_shape
+        padded = np.zeros(problem.padded_shape, dtype)
+        padded[top : top + h, left : left + w] = image
+        weights = np.ascontiguousarray(effective_kernel(problem.op, kernel))
+        with self.stage("upload"):
+            self._x = cuda.to_device(padded)
+            self._w = cuda.to_device(weights)
+            self._out = cuda.device_array(problem.out_shape, dtype)
+            cuda.synchronize()
+        self._zero = dtype.type(0)
+        oh, ow = problem.out_shape
+        kh, kw = problem.kernel_shape
+        self._grid = ((ow + TILE_W - 1) // TILE_W, (oh + TILE_H - 1) // TILE_H)
+        self._block = (TILE_W, TILE_H)
+        self._shared_bytes = dtype.itemsize * (kh * kw + (TILE_H + kh - 1) * (TILE_W + kw - 1))
+        with self.stage("compile"):
+            self()
+            self.sync()
+        start = time.perf_counter()
+        self.result()
+        self.setup_seconds["download"] = time.perf_counter() - start
+
+    def __call__(self) -> None:
+        _corr_valid_tiled[self._grid, self._block, 0, self._shared_bytes](self._x, self._w, self._out, self._zero)
+
+    def sync(self) -> None:
+        cuda.synchronize()
+
+    def result(self) -> np.ndarray:
+        return self._out.copy_to_host()
+
+
+class NumbaCudaBackend:
+    """Direct loops as Numba CUDA kernels: shared-memory tiles with halos."""
+
+    name = "numba-cuda"
+    method = "direct"
+    device = "cuda"
+
+    def available(self) -> tuple[bool, str]:
+        if cuda is None:
+            return False, f"numba's CUDA target is missing (pip install convbench[cuda]): {_IMPORT_ERROR}"
+        if _simulated():
+            return False, "NUMBA_ENABLE_CUDASIM=1: the simulator checks correctness, its timings mean nothing"
+        try:
+            if not cuda.is_available():
+                return False, "no CUDA GPU or driver (numba.cuda.is_available() is False)"
+        except Exception as exc:  # a broken driver must not break the registry
+            return False, f"CUDA driver error: {exc}"
+        return True, ""
+
+    def supports(self, problem: Problem) -> tuple[bool, str]:
+        kh, kw = problem.kernel_shape
+        need = problem.np_dtype.itemsize * (kh * kw + (TILE_H + kh - 1) * (TILE_W + kw - 1))
+        if need > 48 * 1024:
+            return False, f"kernel {kh}x{kw} needs {need} bytes of shared memory per block, more than 48 KiB"
+        return True, ""
+
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _NumbaCudaPrepared:
+        return _NumbaCudaPrepared(problem, image, kernel)
+
+
+BACKEND = NumbaCudaBackend()
