@@ -9,15 +9,15 @@ instead of numbers when no real GPU is in use.
 
 from __future__ import annotations
 
-import os
+from kernels._gpu import SIMULATOR_REASON, simulator_active
 
 COPY_BYTES = 512 * 2**20
 FMA_ITERATIONS = 4096
 
 
 def _cuda():
-    if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1":
-        return None, "NUMBA_ENABLE_CUDASIM=1: simulator, no real GPU"
+    if simulator_active():
+        return None, SIMULATOR_REASON
     try:
         from numba import cuda
     except ImportError as exc:

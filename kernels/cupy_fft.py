@@ -8,13 +8,13 @@ rfft2, the product and irfft2 on device-resident arrays.
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 
 from ._base import HostPrepared, check_inputs
 from ._fft_geometry import convolution_kernel, fft_shape, output_window
+from ._gpu import SIMULATOR_REASON, simulator_active
 from ._problem import Problem
 
 try:
@@ -67,8 +67,8 @@ class CupyFftBackend:
     def available(self) -> tuple[bool, str]:
         if cupy is None:
             return False, f"cupy is not installed (pip install convbench[cuda]): {_IMPORT_ERROR}"
-        if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1":
-            return False, "NUMBA_ENABLE_CUDASIM=1: no real GPU in use"
+        if simulator_active():
+            return False, SIMULATOR_REASON
         try:
             if cupy.cuda.runtime.getDeviceCount() < 1:
                 return False, "no CUDA GPU"

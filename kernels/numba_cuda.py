@@ -16,12 +16,12 @@ sweeps, and the test suite prepares it directly to check correctness.
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 
 from ._base import HostPrepared, check_inputs
+from ._gpu import SIMULATOR_REASON, simulator_active
 from ._problem import Problem, effective_kernel
 
 TILE_H = 16
@@ -66,10 +66,6 @@ else:
                 for b in range(kw):
                     acc += shared[a * kw + b] * shared[base + (ty + a) * halo_w + tx + b]
             out[i, j] = acc
-
-
-def _simulated() -> bool:
-    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
 
 
 class _NumbaCudaPrepared(HostPrepared):
@@ -120,8 +116,8 @@ class NumbaCudaBackend:
     def available(self) -> tuple[bool, str]:
         if cuda is None:
             return False, f"numba's CUDA target is missing (pip install convbench[cuda]): {_IMPORT_ERROR}"
-        if _simulated():
-            return False, "NUMBA_ENABLE_CUDASIM=1: the simulator checks correctness, its timings mean nothing"
+        if simulator_active():
+            return False, SIMULATOR_REASON
         try:
             if not cuda.is_available():
                 return False, "no CUDA GPU or driver (numba.cuda.is_available() is False)"

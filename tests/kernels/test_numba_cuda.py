@@ -7,6 +7,7 @@ import pytest
 
 from harness.accuracy import reference
 from kernels import Problem, get_backend
+from kernels._gpu import SIMULATOR_REASON
 
 cuda = pytest.importorskip("numba.cuda")
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
@@ -49,7 +50,7 @@ def test_gpu_metadata_says_why_there_are_no_numbers():
     from harness.gpu import collect_gpu, measure_gpu_peaks
 
     if SIMULATED:
-        assert collect_gpu() == {"available": False, "reason": "NUMBA_ENABLE_CUDASIM=1: simulator, no real GPU"}
+        assert collect_gpu() == {"available": False, "reason": SIMULATOR_REASON}
         assert measure_gpu_peaks()["available"] is False
     else:
         peaks = measure_gpu_peaks()
