@@ -3,7 +3,7 @@
 Wisdom is only valid for the machine and FFTW build that made it, so the file
 name carries a hash of the host, the CPU model and the pyFFTW version. It is
 loaded once per process before the first plan and rewritten (atomically) after
-any plan that took noticeable time, i.e. that added wisdom.
+any planning that took noticeable time, i.e. that added wisdom (:func:`planning`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,17 @@ import os
 import pickle
 import platform
 import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ._cache import user_cache_dir
 
 _lock = threading.Lock()
-_state = {"path": None, "loaded": False, "loaded_entries": 0, "saves": 0, "error": ""}
+_loaded = False
+# Planning slower than this added wisdom worth writing to disk.
+SAVE_AFTER_SECONDS = 0.05
 
 
 def _cpu_model() -> str:
@@ -41,27 +47,25 @@ def wisdom_path():
 
 
 def load_once() -> None:
-    """Import the saved wisdom into FFTW, once per process; a bad file is ignored and noted."""
+    """Import the saved wisdom into FFTW, once per process; a bad file costs planning time, with a warning."""
     import pyfftw
 
+    global _loaded
     with _lock:
-        if _state["path"] is not None:
+        if _loaded:
             return
+        _loaded = True
         path = wisdom_path()
-        _state["path"] = str(path)
         if not path.exists():
             return
         try:
-            wisdom = pickle.loads(path.read_bytes())
-            flags = pyfftw.import_wisdom(wisdom)
-            _state["loaded"] = any(flags)
-            _state["loaded_entries"] = sum(len(w) for w in wisdom)
-        except Exception as exc:  # a corrupt cache costs planning time, never a crash
-            _state["error"] = f"could not load {path}: {exc}"
+            pyfftw.import_wisdom(pickle.loads(path.read_bytes()))
+        except Exception as exc:  # never a crash: FFTW just plans from scratch
+            warnings.warn(f"ignored FFTW wisdom {path}: {exc}", stacklevel=2)
 
 
 def save() -> None:
-    """Write FFTW's current wisdom to disk atomically."""
+    """Write FFTW's current wisdom to disk atomically; a failure warns and loses only the wisdom."""
     import pyfftw
 
     with _lock:
@@ -71,11 +75,15 @@ def save() -> None:
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_bytes(pickle.dumps(pyfftw.export_wisdom()))
             os.replace(tmp, path)
-            _state["saves"] += 1
         except OSError as exc:
-            _state["error"] = f"could not save {path}: {exc}"
+            warnings.warn(f"could not save FFTW wisdom to {path}: {exc}", stacklevel=2)
 
 
-def state() -> dict:
-    """What happened to wisdom in this process: path, whether loaded, saves, errors."""
-    return dict(_state)
+@contextmanager
+def planning() -> Iterator[None]:
+    """Around FFTW planning: load the wisdom first; save it after if planning took long (new wisdom)."""
+    load_once()
+    start = time.perf_counter()
+    yield
+    if time.perf_counter() - start > SAVE_AFTER_SECONDS:
+        save()

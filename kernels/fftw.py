@@ -17,8 +17,6 @@ the timed call transforms only the image.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ._base import HostPrepared, check_inputs
@@ -27,8 +25,6 @@ from ._problem import Problem
 
 PLANNER_EFFORTS = ("FFTW_ESTIMATE", "FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE")
 DEFAULT_PLANNER = "FFTW_MEASURE"
-# Plans slower than this added wisdom worth writing to disk.
-_SAVE_AFTER_SECONDS = 0.05
 
 try:
     import pyfftw
@@ -58,9 +54,7 @@ class _FftwPrepared(HostPrepared):
             self._xs = pyfftw.empty_aligned(spectrum, cplx)
             self._ks = pyfftw.empty_aligned(spectrum, cplx)
             self._y = pyfftw.empty_aligned(shape, real)
-        with self.stage("plan"):
-            _wisdom.load_once()
-            start = time.perf_counter()
+        with self.stage("plan"), _wisdom.planning():
             common = dict(axes=(0, 1), threads=problem.threads)
             self.plans = {
                 "forward_image": pyfftw.FFTW(self._x, self._xs, flags=(planner,), **common),
@@ -69,8 +63,6 @@ class _FftwPrepared(HostPrepared):
                     self._xs, self._y, direction="FFTW_BACKWARD", flags=(planner, "FFTW_DESTROY_INPUT"), **common
                 ),
             }
-            if time.perf_counter() - start > _SAVE_AFTER_SECONDS:
-                _wisdom.save()
         # Measuring planners scribble over the buffers: the zero padding is set after planning.
         self._x[...] = 0
         self._k[...] = 0

@@ -16,7 +16,6 @@ the full output, whose window is the result.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
@@ -25,7 +24,6 @@ from ._fft_geometry import convolution_kernel, fast_lengths, length_penalty, out
 from ._problem import Problem
 from .fftw import PlannerOption
 
-_SAVE_AFTER_SECONDS = 0.05
 # Per-element cost of scatter, product and overlap-add per block, in the units
 # of predicted_cost (about 20 per element for a 1024-point transform).
 _BLOCK_OVERHEAD = 4.0
@@ -36,11 +34,9 @@ try:
 
     from . import _wisdom
     from ._parallel import multiply_batch_into
-except ImportError as exc:
+except ImportError:  # PlannerOption.available() gives the reason
     pyfftw = None
-    _IMPORT_ERROR = str(exc)
 else:
-    _IMPORT_ERROR = ""
 
     @njit(parallel=True, boundscheck=False, cache=True)
     def _scatter(image, blocks, bh, bw, per_row):
@@ -127,9 +123,7 @@ class _FftwOaPrepared(HostPrepared):
             self._k = pyfftw.zeros_aligned(shape, real)
             self._ks = pyfftw.empty_aligned(spectrum, cplx)
             self._full = np.empty(problem.full_shape, real)
-        with self.stage("plan"):
-            _wisdom.load_once()
-            start = time.perf_counter()
+        with self.stage("plan"), _wisdom.planning():
             threads = problem.threads
             self.plans = {
                 "forward_blocks": pyfftw.FFTW(self._x, self._xs, axes=(1, 2), flags=(planner,), threads=threads),
@@ -143,8 +137,6 @@ class _FftwOaPrepared(HostPrepared):
                     threads=threads,
                 ),
             }
-            if time.perf_counter() - start > _SAVE_AFTER_SECONDS:
-                _wisdom.save()
         self._x[...] = 0  # planning scribbles; the blocks' padding stays zero from here on
         self._k[...] = 0
         np.multiply(conv_kernel, real.type(1.0 / (shape[0] * shape[1])), out=self._k[:kh, :kw])
