@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kernels import fft_shape, get_backend
+from kernels import fft_shape, get_backend, transform_plan
 
 from . import store
 from .accuracy import check_reference, check_result
@@ -171,9 +171,9 @@ def run_case(
         try:
             prepared = backend.prepare(problem, image, kernel)
             row.update({f"{stage}_s": float(sec) for stage, sec in prepared.setup_seconds.items()})
-            shape = getattr(prepared, "fft_shape", None)
-            if shape is not None:
-                row.update(fft_h=int(shape[0]), fft_w=int(shape[1]))
+            if backend.method == "fft":
+                count, shape = transform_plan(backend, problem)
+                row.update(fft_h=shape[0], fft_w=shape[1], fft_blocks=count)
             first[name] = time_call(prepared, 1, backend.device)
             output = prepared.result()
             status, reason, metrics = check_result(problem, output, ref)

@@ -24,7 +24,17 @@ from .peak import add_peak_fraction
 JOURNAL = "journal.jsonl"
 TABLE = "results.parquet"
 METADATA = "metadata.json"
-_RUN_FILES = (JOURNAL, TABLE, METADATA, "times.png", "crossover.png", "accuracy.png")
+_RUN_FILES = (
+    JOURNAL,
+    TABLE,
+    METADATA,
+    "times.png",
+    "crossover.png",
+    "winner.png",
+    "model.png",
+    "accuracy.png",
+    "report.md",
+)
 
 IDENTITY = (
     "backend",
@@ -64,6 +74,7 @@ COLUMNS = IDENTITY + (
     "peak_fraction",
     "fft_h",
     "fft_w",
+    "fft_blocks",
     "err_max_abs",
     "err_rel_l2",
     "err_max_scaled",

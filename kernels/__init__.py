@@ -5,7 +5,7 @@ Nothing here imports from the sweep machinery in ``harness``.
 
 from ._api import convolve, correlate
 from ._base import Backend, HostPrepared, Prepared, check_inputs
-from ._fft_geometry import fft_shape, next_fast_len
+from ._fft_geometry import fft_shape, next_fast_len, transform_plan
 from ._problem import DTYPES, MODES, OPS, Problem, effective_kernel
 from ._registry import ENTRY_POINT_GROUP, UnavailableBackend, backends, get_backend, register
 
@@ -28,4 +28,5 @@ __all__ = [
     "get_backend",
     "next_fast_len",
     "register",
+    "transform_plan",
 ]

@@ -79,6 +79,10 @@ class CupyFftBackend:
     def supports(self, problem: Problem) -> tuple[bool, str]:
         return True, ""
 
+    def transforms(self, problem: Problem) -> tuple[int, tuple[int, int]]:
+        """One transform of the cost-chosen padded shape (see ``kernels.transform_plan``)."""
+        return 1, fft_shape(problem)
+
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _CupyFftPrepared:
         return _CupyFftPrepared(problem, image, kernel)
 

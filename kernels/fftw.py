@@ -146,6 +146,10 @@ class FftwBackend(PlannerOption):
     def supports(self, problem: Problem) -> tuple[bool, str]:
         return True, ""
 
+    def transforms(self, problem: Problem) -> tuple[int, tuple[int, int]]:
+        """One transform of the cost-chosen padded shape (see ``kernels.transform_plan``)."""
+        return 1, fft_shape(problem)
+
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _FftwPrepared:
         return _FftwPrepared(problem, image, kernel, self.planner, self.cache_kernel_spectrum)
 

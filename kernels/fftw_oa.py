@@ -15,6 +15,7 @@ the full output, whose window is the result.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -73,6 +74,7 @@ else:
                         full[r0 + r, c0 : c0 + cols] += block[r, :cols]
 
 
+@functools.lru_cache(maxsize=4096)
 def block_plan(image_shape, kernel_shape) -> tuple[tuple[int, int], tuple[int, int]]:
     """``(block shape, transform shape)`` with the lowest predicted overlap-add cost.
 
@@ -164,6 +166,12 @@ class FftwOaBackend(PlannerOption):
 
     def supports(self, problem: Problem) -> tuple[bool, str]:
         return True, ""
+
+    def transforms(self, problem: Problem) -> tuple[int, tuple[int, int]]:
+        """One transform per image block, of the block plan's padded shape (see ``kernels.transform_plan``)."""
+        (bh, bw), shape = block_plan(problem.image_shape, problem.kernel_shape)
+        (h, w) = problem.image_shape
+        return math.ceil(h / bh) * math.ceil(w / bw), shape
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _FftwOaPrepared:
         return _FftwOaPrepared(problem, image, kernel, self.planner)

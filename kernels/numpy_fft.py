@@ -47,6 +47,10 @@ class NumpyFftBackend:
     def supports(self, problem: Problem) -> tuple[bool, str]:
         return True, ""
 
+    def transforms(self, problem: Problem) -> tuple[int, tuple[int, int]]:
+        """One transform of the cost-chosen padded shape (see ``kernels.transform_plan``)."""
+        return 1, fft_shape(problem)
+
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _NumpyFftPrepared:
         return _NumpyFftPrepared(problem, image, kernel)
 
