@@ -2,7 +2,8 @@
 """convbench harness: everything that is not a kernel.
 
 Config -> cases -> runner (inputs, reference, prepare, verify, time) -> store
-(journal, Parquet, metadata) -> model (crossovers) -> plots and summary.
+(journal, Parquet, metadata) -> model (cost models, crossovers) -> plots, summary,
+report, chooser and comparisons.
 """
 
 from .environment import apply_thread_settings
@@ -14,14 +15,26 @@ from .config import Case, SweepConfig, Timing, load_config, parse_config
 from .errors import UsageError
 from .inputs import DISTRIBUTIONS, make_inputs
 from .metadata import collect_metadata
-from .model import best_by_method, crossover_curve, crossovers, fit_crossover_constant
-from .plots import plot_all, plot_crossover, plot_times
+from .model import (
+    CostModel,
+    best_by_method,
+    complexity_fit,
+    crossover_curve,
+    crossover_table,
+    crossovers,
+    fit_crossover_constant,
+    fit_models,
+    model_table,
+    predicted_crossover,
+)
+from .plots import plot_all, plot_crossover, plot_model, plot_times, plot_winner
 from .runner import SweepResult, run_case, run_sweep
 from .store import COLUMNS, load_results, read_journal, read_metadata
 
 __all__ = [
     "COLUMNS",
     "Case",
+    "CostModel",
     "DISTRIBUTIONS",
     "SweepConfig",
     "SweepResult",
@@ -32,17 +45,24 @@ __all__ = [
     "best_by_method",
     "check_result",
     "collect_metadata",
+    "complexity_fit",
     "crossover_curve",
+    "crossover_table",
     "crossovers",
     "error_metrics",
     "fit_crossover_constant",
+    "fit_models",
     "load_config",
     "load_results",
     "make_inputs",
+    "model_table",
     "parse_config",
     "plot_all",
     "plot_crossover",
+    "plot_model",
     "plot_times",
+    "plot_winner",
+    "predicted_crossover",
     "read_journal",
     "read_metadata",
     "reference",

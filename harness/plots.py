@@ -13,7 +13,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .model import GROUP, crossover_curve, crossovers, fit_crossover_constant  # noqa: E402
+from .model import (  # noqa: E402
+    GROUP,
+    case_medians,
+    crossover_curve,
+    crossovers,
+    fit_crossover_constant,
+    fit_models,
+    linear_size,
+    predicted_crossover,
+    row_work,
+)
 
 _SERIES_AXES = ["op", "mode", "dtype", "threads", "dist"]
 
@@ -34,7 +44,7 @@ def plot_times(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     ok = frame[frame["status"] == "ok"].copy()
     if ok.empty:
         raise ValueError("no successful rows to plot")
-    ok["kernel_n"] = np.sqrt(ok["kernel_h"] * ok["kernel_w"])
+    ok["kernel_n"] = linear_size(ok["kernel_h"], ok["kernel_w"])
     images = sorted(ok.groupby(["image_h", "image_w"]).groups)
     cols = min(3, len(images))
     rows = math.ceil(len(images) / cols)
@@ -68,18 +78,22 @@ def plot_times(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
 def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     """For each image size N, the smallest kernel size n at which FFT beats direct.
 
-    Measured crossovers are points; the fitted curve ``n^2 N^2 = c N^2 log2 N``
-    is a line per group. Image sizes where FFT already wins at the smallest
-    kernel are drawn as open triangles at that size (an upper bound), and those
-    where direct wins throughout as open triangles at the largest (a lower bound).
+    Measured crossovers are points. Two curves per group: the crossover that the
+    fitted cost models predict (dashed), and the textbook curve
+    ``n^2 N^2 = c N^2 log2 N`` with ``c`` fitted through the measured points
+    (solid). Image sizes where FFT already wins at the smallest kernel are drawn
+    as open triangles at that size (an upper bound), and those where direct wins
+    throughout as open triangles at the largest (a lower bound).
     """
-    table = crossovers(frame)
+    models = fit_models(frame)
+    table = crossovers(frame, models)
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     if table.empty:
         ax.text(0.5, 0.5, "no case had both a direct and an FFT result", ha="center", transform=ax.transAxes)
     else:
         series = _varying(table, [c for c in GROUP if c not in ("image_h", "image_w")])
-        largest = np.sqrt(frame["kernel_h"] * frame["kernel_w"]).max()
+        kernel_n = linear_size(frame["kernel_h"], frame["kernel_w"])
+        smallest, largest = kernel_n.min(), kernel_n.max()
         for i, (_, part) in enumerate(table.groupby(series) if series else [((), table)]):
             colour = f"C{i}"
             label = _label(part.iloc[0], series) if series else "best FFT vs best direct"
@@ -89,11 +103,16 @@ def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pa
             ax.plot(above["image_n"], above["crossover_n"], "v", mfc="none", color=colour)
             never = part[part["crossover_n"].isna()]
             ax.plot(never["image_n"], [largest] * len(never), "^", mfc="none", color=colour)
+            _plot_model_crossover(ax, models, part, colour, label, (smallest, largest))
             c = fit_crossover_constant(inside["image_n"], inside["crossover_n"])
             if np.isfinite(c):
                 grid = np.geomspace(max(part["image_n"].min(), 2), part["image_n"].max(), 100)
                 ax.plot(
-                    grid, crossover_curve(c, grid), "-", color=colour, label=f"{label}: fit $n^2 = {c:.3g}\\,\\log_2 N$"
+                    grid,
+                    crossover_curve(c, grid),
+                    "-",
+                    color=colour,
+                    label=f"{label}: textbook $n^2 = {c:.3g}\\,\\log_2 N$",
                 )
         ax.set_xscale("log", base=2)
         ax.legend(fontsize=8)
@@ -101,6 +120,105 @@ def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pa
     ax.set_ylabel("crossover kernel size n (FFT faster from here)")
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title or "where $n^2 N^2$ meets $N^2 \\log N$")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _plot_model_crossover(ax, models, part, colour, label, kernel_range) -> None:
+    """The crossover the fitted cost models predict, on a grid of image sizes between the measured ones."""
+    first = part.iloc[0]
+    key = (first["op"], first["mode"], first["dtype"], int(first["threads"]))
+    group = [m for m in models if (m.op, m.mode, m.dtype, int(m.threads)) == key]
+    one_d = bool((part["image_h"] == 1).all())
+    sizes = np.unique(np.geomspace(part["image_n"].min(), part["image_n"].max(), 24).round().astype(int))
+    predicted = [
+        predicted_crossover(
+            [m for m in group if m.method == "direct"],
+            [m for m in group if m.method == "fft"],
+            (1, int(n)) if one_d else (int(n), int(n)),
+            kernel_range,
+        )
+        for n in sizes
+    ]
+    if np.isfinite(predicted).any():
+        ax.plot(sizes, predicted, "--", color=colour, label=f"{label}: cost models")
+
+
+def plot_winner(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Which backend is fastest at each (image size, kernel size), and by how much.
+
+    One panel per (op, mode, dtype, threads). Cell colour is the winning
+    backend; the label is its margin, the runner-up's time over the winner's.
+    """
+    cases = case_medians(frame)
+    if cases.empty:
+        raise ValueError("no successful rows to plot")
+    colours = {name: f"C{i}" for i, name in enumerate(sorted(cases["backend"].unique()))}
+    groups = list(cases.groupby(["op", "mode", "dtype", "threads"], sort=True))
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.0 * len(groups), 4.8), squeeze=False)
+    for ax, ((op, mode, dtype, threads), part) in zip(axes[0], groups):
+        images = sorted(part["image_n"].unique())
+        kernels = sorted(part["kernel_n"].unique())
+        for (image_n, kernel_n), cell in part.groupby(["image_n", "kernel_n"]):
+            times = cell.sort_values("median_s")
+            x, y = kernels.index(kernel_n), images.index(image_n)
+            ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, color=colours[times["backend"].iloc[0]], alpha=0.75))
+            if len(times) > 1:
+                margin = times["median_s"].iloc[1] / times["median_s"].iloc[0]
+                ax.text(
+                    x, y, f"{margin:.1f}x" if margin < 10 else f"{margin:.0f}x", ha="center", va="center", fontsize=7
+                )
+        ax.set_xlim(-0.5, len(kernels) - 0.5)
+        ax.set_ylim(-0.5, len(images) - 0.5)
+        ax.set_xticks(range(len(kernels)), [f"{k:g}" for k in kernels])
+        ax.set_yticks(range(len(images)), [f"{i:g}" for i in images])
+        ax.set_xlabel("kernel size n")
+        ax.set_ylabel("image size N")
+        ax.set_title(f"{op} {mode} {dtype}, {threads} threads", fontsize=10)
+        winners = sorted(set(part.loc[part.groupby(["image_n", "kernel_n"])["median_s"].idxmin(), "backend"]))
+        handles = [plt.Rectangle((0, 0), 1, 1, color=colours[w], alpha=0.75) for w in winners]
+        ax.legend(handles, winners, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="fastest")
+    fig.suptitle((title + ": " if title else "") + "fastest backend; label = runner-up time / winner time")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_model(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Measured time against the cost model's work, one line per backend (straight when the model holds).
+
+    Work is ``n^2 * outputs`` for direct backends and ``P log2 P`` for FFT
+    backends; the lines are the fitted ``t = slope * work + intercept``.
+    """
+    cases = case_medians(frame)
+    if cases.empty:
+        raise ValueError("no successful rows to plot")
+    cases["work"] = row_work(cases)
+    models = {(m.backend, m.op, m.mode, m.dtype, int(m.threads)): m for m in fit_models(frame)}
+    colours = {name: f"C{i}" for i, name in enumerate(sorted(cases["backend"].unique()))}
+    groups = list(cases.groupby(["op", "mode", "dtype", "threads"], sort=True))
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.0 * len(groups), 4.8), squeeze=False)
+    for ax, ((op, mode, dtype, threads), part) in zip(axes[0], groups):
+        for backend, points in part.groupby("backend"):
+            model = models[(backend, op, mode, dtype, int(threads))]
+            colour = colours[backend]
+            ax.plot(points["work"], points["median_s"], "o", ms=3, color=colour)
+            grid = np.geomspace(points["work"].min(), points["work"].max(), 100)
+            ax.plot(
+                grid,
+                model.slope * grid + model.intercept,
+                "-",
+                color=colour,
+                label=f"{backend}: {model.formula}, rms {100 * model.rms_rel:.0f}%",
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("work: $n^2$ x outputs (direct), $P \\log_2 P$ (FFT)")
+        ax.set_ylabel("median time per call [s]")
+        ax.set_title(f"{op} {mode} {dtype}, {threads} threads", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -118,8 +236,8 @@ def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pat
     ok = frame[(frame["status"] == "ok") & frame["err_max_scaled"].notna()].copy()
     if ok.empty:
         raise ValueError("no successful rows with exact-reference errors to plot")
-    ok["kernel_n"] = np.sqrt(ok["kernel_h"] * ok["kernel_w"])
-    ok["image_n"] = np.sqrt(ok["image_h"] * ok["image_w"])
+    ok["kernel_n"] = linear_size(ok["kernel_h"], ok["kernel_w"])
+    ok["image_n"] = linear_size(ok["image_h"], ok["image_w"])
     ok["eps"] = ok["dtype"].map(lambda d: float(np.finfo(d).eps))
     ok["rel_eps"] = ok["err_rel_l2"] / ok["eps"]
     dists = [d for d in ("uniform", "hdr") if d in set(ok["dist"])] or [ok["dist"].iloc[0]]
@@ -167,9 +285,15 @@ def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pat
 
 
 def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
-    """Write ``times.png``, ``crossover.png`` and, with exact-reference errors, ``accuracy.png``."""
+    """Write ``times.png``, ``crossover.png``, ``winner.png``, ``model.png`` and, with exact-reference
+    errors, ``accuracy.png``."""
     out_dir = Path(out_dir)
-    paths = [plot_times(frame, out_dir / "times.png", title), plot_crossover(frame, out_dir / "crossover.png", title)]
+    paths = [
+        plot_times(frame, out_dir / "times.png", title),
+        plot_crossover(frame, out_dir / "crossover.png", title),
+        plot_winner(frame, out_dir / "winner.png", title),
+        plot_model(frame, out_dir / "model.png", title),
+    ]
     if "err_max_scaled" in frame and frame["err_max_scaled"].notna().any():
         paths.append(plot_accuracy(frame, out_dir / "accuracy.png", title))
     return paths
