@@ -285,6 +285,8 @@ def run_sweep(
         gpu=collect_gpu() if uses_gpu else {},
         gpu_peaks=gpu_peaks,
     )
+    if worker is not None and worker.numba:
+        meta["numba"] = worker.numba  # as the worker that ran the kernels saw it
     store.write_metadata(out_dir, meta)
     frame = store.write_table(out_dir, store.read_journal(journal_path), peaks, gpu_peaks)
     return SweepResult(out_dir, frame, archived, interrupted, len(todo), len(cases) - len(todo))

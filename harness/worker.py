@@ -23,6 +23,7 @@ def _serve(conn, backend_options: dict) -> None:
     """Worker loop: receive (case, names, timing, rates, run_id), send back rows or an error."""
     from kernels import get_backend
 
+    from .metadata import collect_numba
     from .runner import RatePredictor, run_case
 
     # Ctrl-C is the parent's to handle: it lets the case in flight finish.
@@ -40,7 +41,8 @@ def _serve(conn, backend_options: dict) -> None:
         case, names, timing, rates, run_id = request
         try:
             rows = run_case(case, names, timing, RatePredictor(rates), run_id)
-            conn.send(("rows", rows))
+            # The kernels ran here: only this process knows numba's threading layer.
+            conn.send(("rows", (rows, collect_numba())))
         except Exception:  # run_case turns backend failures into rows; this is the harness itself
             conn.send(("failed", traceback.format_exc(limit=5)))
 
@@ -74,6 +76,7 @@ class IsolatedRunner:
         self._proc = None
         self._conn = None
         self._cases_served = 0
+        self.numba: dict = {}  # numba's threading layer as the worker last reported it
 
     def _start(self) -> None:
         parent, child = self._ctx.Pipe()
@@ -119,6 +122,9 @@ class IsolatedRunner:
                 self._proc.join(timeout=10)
             else:
                 self._cases_served += 1
+                if answer[0] == "rows":
+                    rows, self.numba = answer[1]
+                    return "rows", rows
                 return answer
         elif self._proc.is_alive():
             self._stop(kill=True)

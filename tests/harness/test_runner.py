@@ -28,3 +28,16 @@ def test_cases_run_cheapest_first(tmp_path):
     frame = load_results(tmp_path)
     sizes = list(zip(frame["image_h"], frame["kernel_h"]))
     assert sizes == [(16, 3), (16, 5), (64, 3), (64, 5)]
+
+
+def test_metadata_has_the_threading_layer_of_the_worker_that_ran_the_kernels(tmp_path):
+    # 64x64 outputs take numba-cpu's parallel path, which starts numba's thread pool in the
+    # worker process only; the parent, which writes the metadata, never runs a kernel.
+    config = parse_config(
+        {
+            "sweep": {"backends": ["numba-cpu"], "image_size": 64, "kernel_size": 3, "threads": 2},
+            "timing": {"samples": 5, "min_sample_seconds": 0.0005},
+        }
+    )
+    run_sweep(config, tmp_path)
+    assert read_metadata(tmp_path)["numba"]["numba_threading_layer"] in ("omp", "tbb", "workqueue")
