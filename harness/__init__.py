@@ -11,6 +11,8 @@ from .environment import apply_thread_settings
 apply_thread_settings()  # before anything can start numba's OpenMP pool
 
 from .accuracy import TOLERANCE, check_result, error_metrics, reference
+from .chooser import choice_quality, choose, predict_times, validate_choices
+from .compare import Comparison, compare, mann_whitney
 from .config import Case, SweepConfig, Timing, load_config, parse_config
 from .errors import UsageError
 from .inputs import DISTRIBUTIONS, make_inputs
@@ -28,12 +30,14 @@ from .model import (
     predicted_crossover,
 )
 from .plots import plot_all, plot_crossover, plot_model, plot_times, plot_winner
+from .report import write_report
 from .runner import SweepResult, run_case, run_sweep
 from .store import COLUMNS, load_results, read_journal, read_metadata
 
 __all__ = [
     "COLUMNS",
     "Case",
+    "Comparison",
     "CostModel",
     "DISTRIBUTIONS",
     "SweepConfig",
@@ -44,7 +48,10 @@ __all__ = [
     "apply_thread_settings",
     "best_by_method",
     "check_result",
+    "choice_quality",
+    "choose",
     "collect_metadata",
+    "compare",
     "complexity_fit",
     "crossover_curve",
     "crossover_table",
@@ -55,6 +62,7 @@ __all__ = [
     "load_config",
     "load_results",
     "make_inputs",
+    "mann_whitney",
     "model_table",
     "parse_config",
     "plot_all",
@@ -62,10 +70,13 @@ __all__ = [
     "plot_model",
     "plot_times",
     "plot_winner",
+    "predict_times",
     "predicted_crossover",
     "read_journal",
     "read_metadata",
     "reference",
     "run_case",
     "run_sweep",
+    "validate_choices",
+    "write_report",
 ]
