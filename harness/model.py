@@ -79,19 +79,25 @@ def _p_log_p(blocks, fft_h, fft_w):
 def row_work(rows: pd.DataFrame) -> np.ndarray:
     """The cost model's work per row: ``n^2 * outputs`` (direct) or ``P log2 P`` (FFT).
 
-    FFT rows without a recorded transform shape (backends that do not say) fall
-    back to the full linear-convolution size, unpadded.
+    FFT rows from tables written before ``fft_blocks`` was recorded ask the
+    backend's transform plan instead (see :func:`problem_work`).
     """
     h, w = rows["image_h"].to_numpy(float), rows["image_w"].to_numpy(float)
     kh, kw = rows["kernel_h"].to_numpy(float), rows["kernel_w"].to_numpy(float)
-    direct = kh * kw * np.array([output_points(m, *s) for m, *s in zip(rows["mode"], h, w, kh, kw)], dtype=float)
-    fft_h = rows["fft_h"].to_numpy(float) if "fft_h" in rows else np.full(len(rows), np.nan)
-    fft_w = rows["fft_w"].to_numpy(float) if "fft_w" in rows else np.full(len(rows), np.nan)
-    blocks = rows["fft_blocks"].to_numpy(float) if "fft_blocks" in rows else np.ones(len(rows))
-    blocks = np.where(np.isfinite(blocks), blocks, 1.0)
-    fft_h = np.where(np.isfinite(fft_h), fft_h, h + kh - 1)
-    fft_w = np.where(np.isfinite(fft_w), fft_w, w + kw - 1)
-    return np.where(rows["method"].to_numpy() == "fft", _p_log_p(blocks, fft_h, fft_w), direct)
+    work = kh * kw * np.array([output_points(m, *s) for m, *s in zip(rows["mode"], h, w, kh, kw)], dtype=float)
+    blocks = rows["fft_blocks"].to_numpy(float) if "fft_blocks" in rows else np.full(len(rows), np.nan)
+    for i, row in enumerate(rows.to_dict("records")):
+        if row["method"] != "fft":
+            continue
+        if np.isfinite(blocks[i]):
+            work[i] = _p_log_p(blocks[i], row["fft_h"], row["fft_w"])
+        else:
+            problem = Problem(
+                row["op"], row["mode"], (int(row["image_h"]), int(row["image_w"])),
+                (int(row["kernel_h"]), int(row["kernel_w"])), row["dtype"], int(row["threads"]),
+            )  # fmt: skip
+            work[i] = problem_work(row["backend"], "fft", problem)
+    return work
 
 
 def problem_work(backend: str, method: str, problem: Problem) -> float:

@@ -78,7 +78,7 @@ def plot_times(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
 def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     """For each image size N, the smallest kernel size n at which FFT beats direct.
 
-    Measured crossovers are points. Two curves per group: the crossover that the
+    Measured crossovers (interpolated between sweep points) are points. Two curves per group: the crossover that the
     fitted cost models predict (dashed), and the textbook curve
     ``n^2 N^2 = c N^2 log2 N`` with ``c`` fitted through the measured points
     (solid). Image sizes where FFT already wins at the smallest kernel are drawn
@@ -98,13 +98,14 @@ def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pa
             colour = f"C{i}"
             label = _label(part.iloc[0], series) if series else "best FFT vs best direct"
             inside = part[part["bracketed"]]
-            ax.plot(inside["image_n"], inside["crossover_n"], "o", color=colour, label=f"{label}: measured")
+            measured = f"{label}: measured (interpolated)"
+            ax.plot(inside["image_n"], inside["crossover_interp"], "o", color=colour, label=measured)
             above = part[~part["bracketed"] & part["crossover_n"].notna()]
             ax.plot(above["image_n"], above["crossover_n"], "v", mfc="none", color=colour)
             never = part[part["crossover_n"].isna()]
             ax.plot(never["image_n"], [largest] * len(never), "^", mfc="none", color=colour)
             _plot_model_crossover(ax, models, part, colour, label, (smallest, largest))
-            c = fit_crossover_constant(inside["image_n"], inside["crossover_n"])
+            c = fit_crossover_constant(inside["image_n"], inside["crossover_interp"])
             if np.isfinite(c):
                 grid = np.geomspace(max(part["image_n"].min(), 2), part["image_n"].max(), 100)
                 ax.plot(

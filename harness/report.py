@@ -25,6 +25,8 @@ def _cell(value) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "-"
+        if value.is_integer() and abs(value) < 1e6:
+            return str(int(value))
         return f"{value:.3g}"
     return str(value).replace("|", "\\|")
 
@@ -91,9 +93,10 @@ def _crossover_section(frame: pd.DataFrame, models) -> list[str]:
         "note": "note",
     }
     lines += [markdown_table(best, columns), ""]
-    c = fit_crossover_constant(best.loc[best["bracketed"], "image_n"], best.loc[best["bracketed"], "crossover_n"])
+    inside = best[best["bracketed"]]
+    c = fit_crossover_constant(inside["image_n"], inside["crossover_interp"])
     if math.isfinite(c):
-        lines += [f"Textbook fit through the measured crossovers: n² = {c:.3g} · log₂ N.", ""]
+        lines += [f"Textbook fit through the measured (interpolated) crossovers: n² = {c:.3g} · log₂ N.", ""]
     pairs = crossover_table(frame, models)
     if len(pairs) > len(best):
         lines += ["Per (direct, FFT) pair:", "", markdown_table(pairs, columns), ""]

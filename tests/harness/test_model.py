@@ -147,3 +147,8 @@ def test_crossover_table_has_a_row_per_pair_and_image():
 
 def test_linear_size_of_1d_signals_is_their_length():
     assert linear_size(1, 4096) == 4096 and linear_size(64, 64) == 64
+
+
+def test_tables_from_before_fft_blocks_ask_the_transform_plan():
+    frame = synthetic_run([256], [7, 31], laws={"fftw-oa": ("fft", lambda p: fft_law(p, "fftw-oa"))})
+    assert row_work(frame.drop(columns="fft_blocks")) == pytest.approx(row_work(frame))
