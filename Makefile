@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine that has python3 and make:
-#   make run   -> .venv, install, run configs/quick.toml, tables and plots in results/quick/
+#   make run   -> .venv, install, run configs/quick.toml: table, plots and report.md in results/quick/
 #   make test  -> .venv with the test extra, run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -22,6 +22,7 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 
 run: $(VENV)/.installed
 	$(VENV)/bin/convbench run $(CONFIG)
+	$(VENV)/bin/convbench report results/$(basename $(notdir $(CONFIG)))
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
