@@ -69,10 +69,7 @@ def plot_times(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(images) :]:
         ax.set_visible(False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, path, title)
 
 
 def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
@@ -218,10 +215,7 @@ def plot_model(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
         ax.set_title(f"{op} {mode} {dtype}, {threads} threads", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, path, title)
 
 
 def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
@@ -279,10 +273,7 @@ def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pat
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=6)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, path, title)
 
 
 def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
@@ -306,6 +297,14 @@ def _kernel_ticks(ax, kernel_n) -> None:
     ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(sizes))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+
+
+def _finish(fig, path, title: str) -> Path:
+    """Title (if any), tight layout, save."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
 
 
 def _save(fig, path) -> Path:
