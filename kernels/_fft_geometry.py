@@ -60,6 +60,7 @@ def _exponents(n: int) -> dict[int, int] | None:
     return out if n == 1 else None
 
 
+@functools.cache  # a pure function of n, asked ~10^6 times by the block search
 def length_penalty(n: int) -> float:
     """Predicted FFTW cost per element and per log2 of size, relative to a power of two.
 
