@@ -9,6 +9,7 @@ sizes the calibration never saw.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pandas as pd
 from kernels import Problem, get_backend
 
 from .errors import UsageError
-from .model import CASE_SIZE, CostModel, fit_models, linear_size
+from .model import CASE_SIZE, CostModel, fit_models, linear_size, row_problem
 
 CALIBRATION_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "calibrate.toml"
 TOLERANCE = 0.10  # a choice within 10 % of the fastest counts as right
@@ -76,8 +77,7 @@ def predict_times(models: list[CostModel], problem: Problem, threads: int | None
     selected, note = _select_models(models, problem, threads)
     records = []
     for m in selected:
-        query = m.problem(problem.image_shape, problem.kernel_shape)
-        query = Problem(problem.op, problem.mode, query.image_shape, query.kernel_shape, m.dtype, int(m.threads))
+        query = dataclasses.replace(problem, dtype=m.dtype, threads=int(m.threads))
         if not _supported(m.backend, query):
             continue
         records.append(
@@ -199,15 +199,7 @@ def validate_choices(calibration, validation, tolerance: float = TOLERANCE) -> p
     records = []
     for key, part in measured.groupby(keys, sort=True):
         case = dict(zip(keys, key))
-        problem = Problem(
-            case["op"],
-            case["mode"],
-            (int(case["image_h"]), int(case["image_w"])),
-            (int(case["kernel_h"]), int(case["kernel_w"])),
-            case["dtype"],
-            int(case["threads"]),
-        )
-        ranked = predict_times(models, problem, int(case["threads"]))
+        ranked = predict_times(models, row_problem(case), int(case["threads"]))
         ranked = ranked[ranked["backend"].isin(set(part["backend"]))]
         if ranked.empty:
             continue

@@ -62,41 +62,41 @@ def _ok(frame: pd.DataFrame) -> pd.DataFrame:
     return ok
 
 
-def output_points(mode, image_h, image_w, kernel_h, kernel_w):
-    """Number of outputs (array-friendly) for a mode: full, same or valid extents."""
-    if mode == "full":
-        return (image_h + kernel_h - 1) * (image_w + kernel_w - 1)
-    if mode == "valid":
-        return (image_h - kernel_h + 1) * (image_w - kernel_w + 1)
-    return image_h * image_w
-
-
 def _p_log_p(blocks, fft_h, fft_w):
     size = np.asarray(fft_h, dtype=float) * np.asarray(fft_w, dtype=float)
     return np.asarray(blocks, dtype=float) * size * np.log2(np.maximum(size, 2.0))
 
 
+def row_problem(row) -> Problem:
+    """The :class:`kernels.Problem` of a results row (a dict or a Series)."""
+    return Problem(
+        row["op"],
+        row["mode"],
+        (int(row["image_h"]), int(row["image_w"])),
+        (int(row["kernel_h"]), int(row["kernel_w"])),
+        row["dtype"],
+        int(row["threads"]),
+    )
+
+
+def _outputs(rows: pd.DataFrame) -> np.ndarray:
+    return np.array([math.prod(row_problem(r).out_shape) for r in rows.to_dict("records")], dtype=float)
+
+
 def row_work(rows: pd.DataFrame) -> np.ndarray:
     """The cost model's work per row: ``n^2 * outputs`` (direct) or ``P log2 P`` (FFT).
 
-    FFT rows from tables written before ``fft_blocks`` was recorded ask the
-    backend's transform plan instead (see :func:`problem_work`).
+    FFT rows carry their transforms (``fft_blocks`` of ``fft_h x fft_w``); rows
+    from tables written before ``fft_blocks`` was recorded ask the backend's
+    transform plan instead (see :func:`problem_work`).
     """
-    h, w = rows["image_h"].to_numpy(float), rows["image_w"].to_numpy(float)
-    kh, kw = rows["kernel_h"].to_numpy(float), rows["kernel_w"].to_numpy(float)
-    work = kh * kw * np.array([output_points(m, *s) for m, *s in zip(rows["mode"], h, w, kh, kw)], dtype=float)
-    blocks = rows["fft_blocks"].to_numpy(float) if "fft_blocks" in rows else np.full(len(rows), np.nan)
+    work = np.empty(len(rows))
     for i, row in enumerate(rows.to_dict("records")):
-        if row["method"] != "fft":
-            continue
-        if np.isfinite(blocks[i]):
-            work[i] = _p_log_p(blocks[i], row["fft_h"], row["fft_w"])
+        blocks = row.get("fft_blocks", np.nan)
+        if row["method"] == "fft" and np.isfinite(blocks):
+            work[i] = _p_log_p(blocks, row["fft_h"], row["fft_w"])
         else:
-            problem = Problem(
-                row["op"], row["mode"], (int(row["image_h"]), int(row["image_w"])),
-                (int(row["kernel_h"]), int(row["kernel_w"])), row["dtype"], int(row["threads"]),
-            )  # fmt: skip
-            work[i] = problem_work(row["backend"], "fft", problem)
+            work[i] = problem_work(row["backend"], row["method"], row_problem(row))
     return work
 
 
@@ -162,7 +162,7 @@ def complexity_fit(rows: pd.DataFrame) -> dict[str, float]:
     t = rows["median_s"].to_numpy(float)
     h, w = rows["image_h"].to_numpy(float), rows["image_w"].to_numpy(float)
     kh, kw = rows["kernel_h"].to_numpy(float), rows["kernel_w"].to_numpy(float)
-    outputs = np.array([output_points(m, *s) for m, *s in zip(rows["mode"], h, w, kh, kw)], dtype=float)
+    outputs = _outputs(rows)
     out = {}
     for name, feature in COMPLEXITIES.items():
         log_ratio = np.log(feature(kh * kw, h * w, outputs)) - np.log(t)
