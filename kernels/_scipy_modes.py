@@ -1,4 +1,4 @@
-"""How to ask scipy.signal's correlate/convolve/fftconvolve for our output.
+"""How to ask scipy.signal's correlate/convolve/fftconvolve for our output, and the peers' shared call.
 
 For odd kernels scipy's 'same' centring equals ours; for an even kernel its
 'same' (that of ``scipy.signal.correlate``) is one sample off ours (that of
@@ -7,6 +7,9 @@ For odd kernels scipy's 'same' centring equals ours; for an even kernel its
 
 from __future__ import annotations
 
+import numpy as np
+
+from ._base import HostPrepared, check_inputs
 from ._fft_geometry import output_window
 from ._problem import Problem
 
@@ -16,3 +19,28 @@ def scipy_mode(problem: Problem) -> tuple[str, tuple[slice, slice] | None, str]:
     if problem.mode == "same" and any(k % 2 == 0 for k in problem.kernel_shape):
         return "full", output_window(problem), "even kernel in 'same' mode: computed 'full' and cropped"
     return problem.mode, None, ""
+
+
+class ScipyPrepared(HostPrepared):
+    """What the scipy peers share: checked inputs, scipy's mode and our crop, the result in our dtype.
+
+    Subclasses implement ``_compute()``, the scipy call on ``self.image`` and
+    ``self.kernel`` in mode ``self._mode``.
+    """
+
+    def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
+        super().__init__()
+        self.problem = problem
+        self.image, self.kernel = check_inputs(problem, image, kernel)
+        self._mode, self._window, self.notes = scipy_mode(problem)
+        self._out = None
+
+    def _compute(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self) -> None:
+        out = self._compute()
+        self._out = out if self._window is None else out[self._window]
+
+    def result(self) -> np.ndarray:
+        return np.array(self._out, dtype=self.problem.np_dtype)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import HostPrepared, check_inputs
 from ._problem import Problem
-from ._scipy_modes import scipy_mode
+from ._scipy_modes import ScipyPrepared
 
 try:
     from scipy import signal
@@ -23,25 +22,16 @@ else:
     _IMPORT_ERROR = ""
 
 
-class _ScipyDirectPrepared(HostPrepared):
+class _ScipyDirectPrepared(ScipyPrepared):
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
-        super().__init__()
-        self.problem = problem
-        self.image, self.kernel = check_inputs(problem, image, kernel)
+        super().__init__(problem, image, kernel)
         self._function = signal.correlate if problem.op == "corr" else signal.convolve
-        self._mode, self._window, crop_note = scipy_mode(problem)
-        notes = [crop_note] if crop_note else []
         if problem.threads > 1:
-            notes.append("scipy's direct method is single-threaded: ran on 1 thread")
-        self.notes = "; ".join(notes)
-        self._out = None
+            note = "scipy's direct method is single-threaded: ran on 1 thread"
+            self.notes = "; ".join(n for n in (self.notes, note) if n)
 
-    def __call__(self) -> None:
-        out = self._function(self.image, self.kernel, mode=self._mode, method="direct")
-        self._out = out if self._window is None else out[self._window]
-
-    def result(self) -> np.ndarray:
-        return np.array(self._out, dtype=self.problem.np_dtype)
+    def _compute(self) -> np.ndarray:
+        return self._function(self.image, self.kernel, mode=self._mode, method="direct")
 
 
 class ScipyDirectBackend:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import HostPrepared, check_inputs
 from ._fft_geometry import convolution_kernel
 from ._problem import Problem
-from ._scipy_modes import scipy_mode
+from ._scipy_modes import ScipyPrepared
 
 try:
     import scipy.fft
@@ -23,22 +22,14 @@ else:
     _IMPORT_ERROR = ""
 
 
-class _ScipyFftPrepared(HostPrepared):
+class _ScipyFftPrepared(ScipyPrepared):
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
-        super().__init__()
-        self.problem = problem
-        self.image, kernel = check_inputs(problem, image, kernel)
-        self.kernel = convolution_kernel(problem, kernel)
-        self._mode, self._window, self.notes = scipy_mode(problem)
-        self._out = None
+        super().__init__(problem, image, kernel)
+        self.kernel = convolution_kernel(problem, self.kernel)
 
-    def __call__(self) -> None:
+    def _compute(self) -> np.ndarray:
         with scipy.fft.set_workers(self.problem.threads):
-            out = signal.fftconvolve(self.image, self.kernel, mode=self._mode)
-        self._out = out if self._window is None else out[self._window]
-
-    def result(self) -> np.ndarray:
-        return np.array(self._out, dtype=self.problem.np_dtype)
+            return signal.fftconvolve(self.image, self.kernel, mode=self._mode)
 
 
 class ScipyFftBackend:

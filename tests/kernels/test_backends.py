@@ -8,7 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 import kernels
 from harness.accuracy import TOLERANCE, reference
-from kernels import Problem, convolve, correlate
+from kernels import Problem, convolve, correlate, get_backend
 
 AVAILABLE = sorted(name for name, b in kernels.backends().items() if b.available()[0])
 BUILTIN = ["fftw", "numba-cpu", "numpy-fft"]
@@ -151,3 +151,13 @@ def test_float32_inputs_give_float32_output_and_1d_stays_1d():
 def test_unavailable_backend_is_refused_with_reason():
     with pytest.raises(KeyError, match="known backends are"):
         correlate([1.0, 2.0], [1.0], backend="no-such-backend")
+
+
+def test_scipy_peers_say_when_they_crop_and_when_they_ignore_threads():
+    pytest.importorskip("scipy")
+    problem = Problem("corr", "same", (20, 20), (4, 4), "float32", 2)
+    image, kernel = np.ones((20, 20), np.float32), np.ones((4, 4), np.float32)
+    crop = "even kernel in 'same' mode: computed 'full' and cropped"
+    direct = get_backend("scipy-direct").prepare(problem, image, kernel)
+    assert direct.notes == crop + "; scipy's direct method is single-threaded: ran on 1 thread"
+    assert get_backend("scipy-fft").prepare(problem, image, kernel).notes == crop
