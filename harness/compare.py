@@ -117,14 +117,6 @@ class Comparison:
             )
         return out
 
-    def by_backend(self) -> pd.DataFrame:
-        """Geometric-mean speedup per backend pair."""
-        frame = self.cases.assign(log_speedup=np.log(self.cases["speedup"].astype(float)))
-        grouped = frame.groupby(["backend_a", "backend_b"])
-        return pd.DataFrame(
-            {"cases": grouped.size(), "geomean_speedup": np.exp(grouped["log_speedup"].mean())}
-        ).reset_index()
-
 
 def _samples(values) -> np.ndarray:
     if values is None or (isinstance(values, float) and math.isnan(values)):
