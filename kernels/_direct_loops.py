@@ -1,26 +1,30 @@
 """Register-blocked valid correlation loops for the CPU, specialised per kernel shape.
 
-``valid_correlation(x, w, out)`` computes ``out[i, j] = sum_ab w[a, b] * x[i + a, j + b]``.
+``valid_correlation(x, w, out)`` computes ``out[i, j] = sum_ab w[a, b] * x[i + a, j + b]``;
+``correlate_region`` does the same for a rectangle of ``out`` from a rectangle of ``x``.
 How it reaches a large fraction of the FMA peak, and why it is shaped this way:
 
 * The innermost loop runs along an output row (``j``), so LLVM vectorises it; the
   body is a fully unrolled block of ``R`` output rows x ``A`` kernel rows x ``B``
-  kernel columns of multiply-adds. Each input vector loaded in the body feeds up
-  to ``min(R, A)`` output rows, the ``A * B`` weights stay in registers, and the
-  ``R`` partial sums stay in registers for the whole row.
+  kernel columns of multiply-adds. Each input vector is loaded once and fed at
+  once to the ``min(R, A)`` output rows that use it, the ``A * B`` weights stay
+  in registers, and the ``R`` partial sums are stored once per pass. (Written
+  as loops over output rows, LLVM folded a fresh load into every multiply-add:
+  one load per FMA, and 20-40% slower.)
 * Kernels larger than one block are covered by several passes that add into the
   output rows; the first pass stores, so nothing is zeroed beforehand.
 * Each kernel shape gets its own module, generated with the block sizes written
-  in as numbers (constant trip counts unroll fully), stored in the user's cache
-  directory and compiled with ``cache=True``, so the next process loads the
-  machine code from disk. (Closures give constant block sizes too, but Numba's
-  cache misses on closures that call other jitted closures.)
-* Everything is inlined into the parallel loop's body; compiled as separate
-  functions the same passes stopped vectorising (only the parfor body gets the
-  alias information LLVM needs, as far as we could tell).
-* Work is split over blocks of whole rows. Splitting rows into column tiles made
-  LLVM give up vectorising ("unsafe indirect dependence"); a 1-D signal is instead
-  folded into many rows with a zero-copy strided view.
+  in as numbers, stored in the user's cache directory and compiled with
+  ``cache=True``, so the next process loads the machine code from disk.
+  (Closures give constant block sizes too, but Numba's cache misses on closures
+  that call other jitted closures.)
+* Everything is inlined into the parallel loop's body, which Numba compiles
+  with ``noalias`` arguments only while the body makes no array views; that is
+  what lets LLVM vectorise without run-time overlap checks.
+* Column offsets are unsigned and added outside the loop: with a signed runtime
+  offset in the index, Numba's negative-index wraparound stops vectorisation.
+* Work is split over blocks of whole rows; a 1-D signal is folded into many
+  rows with a zero-copy strided view.
 * Tiny outputs use one generic loop: compiling a specialisation per shape could
   never pay for itself there.
 
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -43,61 +48,92 @@ from ._cache import user_cache_dir
 FOLD_COLS = 4096
 # Below this many outputs the generic loop runs instead of a specialised one.
 SPECIALISE_MIN_OUTPUTS = 2048
+# Up to this many kernel taps, padded modes read their interior straight from
+# the image: staging every row would cost a large share of so little arithmetic.
+# Above it all rows are staged, which saves compiling a third copy of the block.
+DIRECT_INTERIOR_MAX_TAPS = 100
 
 _BLOCK = '''
 @njit(fastmath=_FM, boundscheck=False, inline="always", cache=True)
-def block_{rows}(x, w, out, xi, oi, zero):
+def block_{rows}{tag}(x, {t}w, out, xi, oi, xj, oj, ncols, zero):
 {body}
 '''
 
 _KERNEL = '''
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
-def valid_2d(x, w, out, zero):
-    out_h = out.shape[0]
-    blocks = out_h // {rows}
-    # Full blocks and leftover rows are disjoint parallel loops: no two work
-    # items ever add into the same output row.
-    for rb in prange(blocks):
-        block_{rows}(x, w, out, rb * {rows}, rb * {rows}, zero)
-    for i in prange(blocks * {rows}, out_h):
-        block_1(x, w, out, i, i, zero)
-
-
-@njit(fastmath=_FM, boundscheck=False, inline="always", cache=True)
-def stage(image, buf, first_row, left, zero):
-    # Copy the image rows a block needs into its zero-padded private buffer.
-    width = image.shape[1]
-    for q in range(buf.shape[0]):
-        src = first_row + q
-        row = buf[q]
-        if 0 <= src < image.shape[0]:
-            row[:left] = zero
-            row[left : left + width] = image[src]
-            row[left + width :] = zero
+def valid_2d(x, w, out, zero, xi0, xj, oi0, oj, nrows, ncols):
+    # out[oi0 + i, oj + j] = valid correlation at x[xi0 + i, xj + j], i < nrows, j < ncols.
+    # Work items are blocks of {rows} rows, then the leftover rows one by one,
+    # in one parallel loop (one launch); no two items write the same row.
+    blocks = nrows // {rows}
+    for item in prange(blocks + nrows - blocks * {rows}):
+        if item < blocks:
+            block_{rows}(x, w, out, xi0 + item * {rows}, oi0 + item * {rows}, xj, oj, ncols, zero)
         else:
-            row[:] = zero
+            i = item - blocks + blocks * {rows}
+            block_1(x, w, out, xi0 + i, oi0 + i, xj, oj, ncols, zero)
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
-def padded_2d(image, w, out, zero, top, left):
-    # Like valid_2d over the image zero-padded by (top, left) and whatever the
-    # output needs below and right; each work item pads only its own rows.
-    out_h = out.shape[0]
-    padded_w = out.shape[1] + {kw} - 1
-    blocks = out_h // {rows}
-    for rb in prange(blocks):
-        buf = np.empty(({rows} + {kh} - 1, padded_w), out.dtype)
-        stage(image, buf, rb * {rows} - top, left, zero)
-        block_{rows}(buf, w, out, 0, rb * {rows}, zero)
-    for i in prange(blocks * {rows}, out_h):
-        buf = np.empty(({kh}, padded_w), out.dtype)
-        stage(image, buf, i - top, left, zero)
-        block_1(buf, w, out, 0, i, zero)
+def padded_2d(image, w, out, zero, scratch, top, left, band):
+    # Valid correlation over the image zero-padded by (top, left) and whatever
+    # the output needs below and right. Work items are bands of `band` output
+    # rows (a multiple of {rows}). For small kernels, a band whose windows stay
+    # inside the image rows runs its interior columns straight from the image
+    # and stages only its two edge strips; other bands (every band, for large
+    # kernels) stage all their padded rows. Staging goes to the thread's slice
+    # of `scratch`, indexed in place: a view would cost Numba's no-alias
+    # promise, and with it vectorisation.
+    out_h, out_w = out.shape
+    h, width = image.shape
+    padded_w = out_w + {kw} - 1
+    c1 = left + width - {kw} + 1  # first output column whose window passes the image's right edge
+    left_w = left + {kw} - 1  # padded columns the left edge strip reads
+    right_w = padded_w - c1  # and the right one
+    for b in prange((out_h + band - 1) // band):
+        t = get_thread_id()
+        o0 = b * band
+        n = min(band, out_h - o0)
+        # Numba counts the assignments hidden in `and` and `x if c else y` as
+        # aliases and then drops the no-alias promise: plain arithmetic here.
+        inside = {inside}
+        for q in range(n + {kh} - 1):
+            src = o0 + q - top
+            if inside:
+                for p in range(left):
+                    scratch[t, q, p] = zero
+                for p in range(np.uint64(left_w - left)):
+                    scratch[t, q, p + np.uint64(left)] = image[src, p]
+                for p in range(np.uint64(width - (c1 - left))):
+                    scratch[t, q, p + np.uint64(left_w)] = image[src, p + np.uint64(c1 - left)]
+                for p in range(np.uint64(left_w + width - (c1 - left)), np.uint64(left_w + right_w)):
+                    scratch[t, q, p] = zero
+            elif 0 <= src < h:
+                for p in range(left):
+                    scratch[t, q, p] = zero
+                for p in range(np.uint64(width)):
+                    scratch[t, q, p + np.uint64(left)] = image[src, p]
+                for p in range(np.uint64(left + width), np.uint64(padded_w)):
+                    scratch[t, q, p] = zero
+            else:
+                for p in range(padded_w):
+                    scratch[t, q, p] = zero
+        blocks = n // {rows}
+        for rb in range(blocks):
+            oi = o0 + rb * {rows}
+{interior}            # Edge strips of an inside band (segments 0 and 1), or every column of another.
+            for seg in range(1 + inside):
+                xj = seg * left_w
+                oj = seg * c1
+                ncols = inside * (left + seg * (out_w - c1 - left)) + (1 - inside) * out_w
+                block_{rows}_t(scratch, t, w, out, rb * {rows}, oi, xj, oj, ncols, zero)
+        for i in range(blocks * {rows}, n):
+            block_1_t(scratch, t, w, out, i, o0 + i, 0, 0, out_w, zero)
 '''
 
 _HEADER = '''"""Generated by convbench kernels/_direct_loops.py for a {kh}x{kw} kernel; safe to delete."""
 import numpy as np
-from numba import njit, prange
+from numba import get_thread_id, njit, prange
 
 _FM = {{"contract"}}  # FMA contraction only
 '''
@@ -106,37 +142,61 @@ _FM = {{"contract"}}  # FMA contraction only
 def block_sizes(kh: int, kw: int) -> tuple[int, int, int]:
     """``(R, A, B)``: output rows, kernel rows and kernel columns per unrolled block.
 
-    Chosen by measurement on float32 AVX-512 (Zen 4) at 1024x1024: enough reuse
-    of each loaded input vector, without spilling weights or partial sums.
+    Chosen by measurement on float32 and float64 AVX-512 (Zen 4) at 1024x1024:
+    each input vector loaded feeds up to ``min(R, A)`` output rows, and the
+    ``A * B`` weights plus ``R`` partial sums still fit the 32 vector
+    registers. Kernels wider than 9 run in 5-column chunks.
     """
-    if kw <= 5:
+    if kw <= 7:
         r, a, b = 4, 3, kw
     elif kw <= 9:
-        r, a, b = 4, 2, kw
-    elif kw <= 25:
-        r, a, b = 2, 1, kw
+        r, a, b = 3, 3, kw
     else:
-        r, a, b = 4, 1, 16
+        r, a, b = 4, 3, 5
     return r, min(a, kh), min(b, kw)
 
 
-_PASS = '''
+_PASS_HEAD = """
 @njit(fastmath=_FM, boundscheck=False, inline="always", cache=True)
-def pass_{rows}_{krows}_{kcols}_{first}(x, w, out, xi, oi, a0, b0, zero):
-    for j in range(out.shape[1]):
-        for r in range({rows}):
-            s = {init}
-            for a in range({krows}):
-                for b in range({kcols}):
-                    s += w[a0 + a, b0 + b] * x[xi + r + a0 + a, j + b0 + b]
-            out[oi + r, j] = s
-'''
+def pass_{rows}_{krows}_{kcols}_{first}{tag}(x, {t}w, out, xi, oi, xj, oj, ncols, a0, b0, zero):
+"""
 
 
-def pass_source(rows: int, krows: int, kcols: int, first: bool) -> str:
-    """Source of one pass: ``rows`` output rows += a ``krows`` x ``kcols`` corner of the kernel."""
-    init = "zero" if first else "out[oi + r, j]"
-    return _PASS.format(rows=rows, krows=krows, kcols=kcols, first=int(first), init=init)
+def _tags(threaded: bool) -> dict:
+    return {"tag": "_t", "t": "t, "} if threaded else {"tag": "", "t": ""}
+
+
+def pass_source(rows: int, krows: int, kcols: int, first: bool, threaded: bool = False) -> str:
+    """Source of one pass: ``rows`` output rows += a ``krows`` x ``kcols`` corner of the kernel.
+
+    ``threaded`` passes read ``x[t, row, col]``, a thread's slice of a 3-D scratch array.
+
+    Within a kernel column ``b`` the body is written out statement by statement:
+    each input row's vector is loaded once and fed at once to every output row
+    that uses it, all partial sums stay live and are stored at the end, so LLVM
+    keeps the load in a register instead of folding a fresh load into every
+    multiply-add. The loop over ``b`` has a constant trip count and unrolls.
+    Column indices are unsigned (``j`` plus offsets computed before the loop):
+    a signed index gets Numba's negative-index wraparound, which stops LLVM
+    vectorising once the offset is not a constant.
+    """
+    lines = [
+        _PASS_HEAD.format(rows=rows, krows=krows, kcols=kcols, first=int(first), **_tags(threaded)).strip("\n"),
+        "    cx = np.uint64(xj + b0)",
+        "    cw = np.uint64(b0)",
+        "    co = np.uint64(oj)",
+        "    for j in range(np.uint64(ncols)):",
+    ]
+    for r in range(rows):
+        lines.append(f"        s{r} = {'zero' if first else f'out[oi + {r}, j + co]'}")
+    lines.append(f"        for b in range(np.uint64({kcols})):")
+    for q in range(rows + krows - 1):
+        lines.append(f"            v = x[{'t, ' if threaded else ''}xi + a0 + {q}, j + cx + b]")
+        for r in range(max(0, q - krows + 1), min(rows, q + 1)):
+            lines.append(f"            s{r} += w[a0 + {q - r}, cw + b] * v")
+    for r in range(rows):
+        lines.append(f"        out[oi + {r}, j + co] = s{r}")
+    return "\n".join(lines) + "\n"
 
 
 def generate_source(kh: int, kw: int) -> str:
@@ -153,13 +213,15 @@ def generate_source(kh: int, kw: int) -> str:
     defined = set()
 
     def call(block_rows, na, nb, first, a0, b0, indent):
-        key = (block_rows, na, nb, first)
+        key = (block_rows, na, nb, first, threaded)
+        tags = _tags(threaded)
         if key not in defined:
             defined.add(key)
-            parts.append(pass_source(block_rows, na, nb, first))
-        return f"{indent}pass_{block_rows}_{na}_{nb}_{int(first)}(x, w, out, xi, oi, {a0}, {b0}, zero)"
+            parts.append(pass_source(block_rows, na, nb, first, threaded))
+        name = f"pass_{block_rows}_{na}_{nb}_{int(first)}{tags['tag']}"
+        return f"{indent}{name}(x, {tags['t']}w, out, xi, oi, xj, oj, ncols, {a0}, {b0}, zero)"
 
-    for block_rows in sorted({1, rows}):
+    for block_rows, threaded in itertools.product(sorted({1, rows}), (False, True)):
         body = [call(block_rows, krows, kcols, True, 0, 0, "    ")]
         if full_a * full_b > 1:
             body += [
@@ -176,8 +238,14 @@ def generate_source(kh: int, kw: int) -> str:
                      call(block_rows, rem_a, kcols, False, full_a * krows, "b0", "        ")]
         if rem_a and rem_b:
             body.append(call(block_rows, rem_a, rem_b, False, full_a * krows, full_b * kcols, "    "))
-        parts.append(_BLOCK.format(rows=block_rows, body="\n".join(body)))
-    parts.append(_KERNEL.format(rows=rows, kh=kh, kw=kw))
+        parts.append(_BLOCK.format(rows=block_rows, body="\n".join(body), **_tags(threaded)))
+    if kh * kw <= DIRECT_INTERIOR_MAX_TAPS:
+        inside = f"int((n == band) & (o0 >= top) & (o0 + n + {kh} - 1 <= top + h) & (c1 > left))"
+        interior = (f"            if inside:\n"
+                    f"                block_{rows}(image, w, out, oi - top, oi, 0, left, c1 - left, zero)\n")
+    else:
+        inside, interior = "0", ""
+    parts.append(_KERNEL.format(rows=rows, kh=kh, kw=kw, inside=inside, interior=interior))
     return "\n".join(parts)
 
 
@@ -252,58 +320,40 @@ def _folds(kernel_shape, out_shape) -> bool:
     return kernel_shape[0] == 1 and out_shape[0] == 1 and out_shape[1] >= 2 * FOLD_COLS
 
 
-def stages_padding(kernel_shape, out_shape) -> bool:
-    """Whether :func:`padded_correlation` handles these shapes (else pad a copy, then run valid).
+def correlate_region(x: np.ndarray, w: np.ndarray, out: np.ndarray, x_origin, out_origin, shape) -> None:
+    """Valid correlation over part of ``x`` into part of ``out``, with the specialised loop.
 
-    Staging vectorised only when each block is one pass, or one kernel row per
-    pass with no leftover columns; with leftover passes it fell to scalar code.
+    ``out[oi + i, oj + j] = sum_ab w[a, b] * x[xi + i + a, xj + j + b]`` for
+    ``i, j < shape``, where ``x_origin = (xi, xj)`` and ``out_origin = (oi, oj)``.
+    Both arrays stay whole (C-contiguous), so the loop vectorises as on full arrays.
     """
-    if not uses_specialised(out_shape, kernel_shape) or _folds(kernel_shape, out_shape):
-        return False
-    kh, kw = kernel_shape
-    _, krows, kcols = block_sizes(kh, kw)
-    return kcols == kw and (krows == kh or krows == 1)
-
-
-def padded_correlation(image: np.ndarray, w: np.ndarray, out: np.ndarray, top: int, left: int) -> None:
-    """Valid correlation over ``image`` zero-padded by ``top`` rows and ``left`` columns (and below/right).
-
-    Each parallel work item copies only the padded rows it needs into a private
-    buffer, so padding costs a cache-hot copy spread over the threads instead
-    of a serial copy of the whole image. Only for shapes where
-    :func:`stages_padding` is true.
-    """
-    kh, kw = w.shape
-    kernel_for(kh, kw).padded_2d(image, w, out, out.dtype.type(0), top, left)
+    (xi, xj), (oi, oj), (rows, cols) = x_origin, out_origin, shape
+    if rows > 0 and cols > 0:
+        kh, kw = w.shape
+        kernel_for(kh, kw).valid_2d(x, w, out, out.dtype.type(0), xi, xj, oi, oj, rows, cols)
 
 
 def valid_correlation(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
     """Write the valid correlation of ``x`` with ``w`` into ``out`` (C-contiguous rows, one dtype)."""
-    kh, kw = w.shape
     if not uses_specialised(out.shape, w.shape):
         _generic_valid(x, w, out)
-        return
-    run = kernel_for(kh, kw).valid_2d
-    zero = out.dtype.type(0)
-    if _folds(w.shape, out.shape):
-        x_rows, out_rows, x_tail, out_tail = fold_1d(x, out, kw)
-        run(x_rows, w, out_rows, zero)
+    elif _folds(w.shape, out.shape):
+        x_rows, out_rows, x_tail, out_tail = fold_1d(x, out, w.shape[1])
+        correlate_region(x_rows, w, out_rows, (0, 0), (0, 0), out_rows.shape)
         if out_tail.shape[1]:
             _generic_valid(x_tail, w, out_tail)
     else:
-        run(x, w, out, zero)
+        correlate_region(x, w, out, (0, 0), (0, 0), out.shape)
 
 
-def warm_up(kernel_shape, out_shape, dtype, padded: bool = False) -> None:
+def warm_up(kernel_shape, out_shape, dtype) -> None:
     """Compile (or load from disk) every loop the real shapes will run, on small arrays.
 
     The small arrays take the same path as the real shapes (generic, specialised,
-    folded 1-D; staged padding when ``padded``), so the time of a real-sized run
-    never lands in the compile cost.
+    folded 1-D), so the time of a real-sized run never lands in the compile cost.
     """
     kh, kw = kernel_shape
     dtype = np.dtype(dtype)
-    w = np.zeros((kh, kw), dtype)
     if _folds(kernel_shape, out_shape):
         small = (1, 2 * FOLD_COLS + 1)  # folded rows plus a tail
     elif uses_specialised(out_shape, kernel_shape):
@@ -311,7 +361,4 @@ def warm_up(kernel_shape, out_shape, dtype, padded: bool = False) -> None:
     else:
         small = (1, 1)
     out = np.empty(small, dtype)
-    if padded and stages_padding(kernel_shape, small):
-        padded_correlation(np.zeros(small, dtype), w, out, kh // 2, kw // 2)
-    else:
-        valid_correlation(np.zeros((small[0] + kh - 1, small[1] + kw - 1), dtype), w, out)
+    valid_correlation(np.zeros((small[0] + kh - 1, small[1] + kw - 1), dtype), np.zeros((kh, kw), dtype), out)

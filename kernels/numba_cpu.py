@@ -1,9 +1,12 @@
 """``numba-cpu``: direct correlation loops jitted with Numba, parallel over blocks of output rows.
 
-Every op and mode reduces to one kernel, a *valid* correlation of a zero-padded
-image with the effective kernel (flipped for ``conv``): padding is written once
-into a buffer whose border stays zero, so the hot loop has no branches. The
-loops themselves are in ``_direct_loops``.
+Every op and mode reduces to one kernel, a *valid* correlation with the
+effective kernel (flipped for ``conv``) over the image zero-padded as the mode
+asks. The padding never reaches the hot loop as a branch: bands of rows run
+their interior straight from the image and their edges from small zero-padded
+copies made on the fly (``_padded``), or, for small or 1-D problems, the loops
+run on a padded copy whose zero border was written once. The loops themselves
+are in ``_direct_loops``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from ._problem import Problem, effective_kernel
 try:
     import numba
 
-    from ._direct_loops import padded_correlation, stages_padding, valid_correlation, warm_up
+    from ._direct_loops import valid_correlation, warm_up
+    from ._padded import PaddedCorrelation
     from ._parallel import parallel_copy
 except ImportError as exc:  # pragma: no cover - numba is a core dependency
     numba = None
@@ -29,10 +33,10 @@ class _NumbaCpuPrepared(HostPrepared):
     """Three ways to the output, all padding outside the hot loop:
 
     * ``valid``: the loops run on the image itself;
-    * ``same``/``full`` at sizes with specialised loops: each work item stages
-      its own padded rows (parallel, cache-hot);
-    * otherwise: the image is copied (in parallel) into a buffer whose zero
-      border was written once, and the loops run on that.
+    * ``same``/``full`` where the specialised loops run: bands of rows padded on
+      the fly, in the same parallel loop (:class:`PaddedCorrelation`);
+    * otherwise (tiny outputs, long 1-D signals): the image is copied (in
+      parallel) into a buffer whose zero border was written once.
     """
 
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
@@ -41,26 +45,29 @@ class _NumbaCpuPrepared(HostPrepared):
         self.image, self.kernel = check_inputs(problem, image, kernel)
         dtype = problem.np_dtype
         kernel_shape, out_shape = problem.kernel_shape, problem.out_shape
-        self._top, self._left = problem.pad_before
+        top, left = problem.pad_before
         padding = problem.mode != "valid"
-        self._staged = padding and stages_padding(kernel_shape, out_shape)
-        self._copies = padding and not self._staged
         with self.stage("alloc"):
             h, w = problem.image_shape
+            self._banded = PaddedCorrelation.for_problem(problem) if padding else None
+            self._copies = padding and self._banded is None
             self._padded = np.zeros(problem.padded_shape, dtype) if self._copies else self.image
-            self._interior = self._padded[self._top : self._top + h, self._left : self._left + w]
+            self._interior = self._padded[top : top + h, left : left + w]
             self._weights = np.empty(kernel_shape, dtype)
             self._out = np.empty(out_shape, dtype)
         with self.stage("compile"):
             # Compile (or load from Numba's disk cache) for this kernel shape and
             # dtype, on small arrays, so no real-sized run lands in compile_s.
-            warm_up(kernel_shape, out_shape, dtype, padded=self._staged)
+            if self._banded is not None:
+                PaddedCorrelation.warm_up(kernel_shape, dtype)
+            else:
+                warm_up(kernel_shape, out_shape, dtype)
 
     def __call__(self) -> None:
         numba.set_num_threads(self.problem.threads)
         self._weights[...] = effective_kernel(self.problem.op, self.kernel)
-        if self._staged:
-            padded_correlation(self.image, self._weights, self._out, self._top, self._left)
+        if self._banded is not None:
+            self._banded(self.image, self._weights, self._out)
             return
         if self._copies:
             parallel_copy(self._interior, self.image)

@@ -1,8 +1,9 @@
 """The specialised numba-cpu loops, on sizes large enough to take every path.
 
 Small cases elsewhere take the generic loop; these cover the row blocks and
-leftover rows, the leftover kernel-row and kernel-column passes, staged
-padding, padded copies and the folded 1-D path, in both dtypes.
+leftover rows, the leftover kernel-row and kernel-column passes, the
+interior/frame split of padded modes, padded copies and the folded 1-D path,
+in both dtypes.
 """
 
 import numpy as np
@@ -15,24 +16,30 @@ from kernels._direct_loops import (
     _folds,
     block_sizes,
     generate_source,
-    stages_padding,
     uses_specialised,
 )
+from kernels._padded import PaddedCorrelation, band_rows
 
 CASES = [
     ((37, 70), (3, 3)),  # one pass, 4-row blocks plus leftover rows
     ((37, 70), (5, 5)),  # leftover kernel rows (5 = 3 + 2)
     ((44, 70), (7, 7)),  # runtime pass loop plus a leftover row
+    ((50, 90), (9, 8)),  # 3-row blocks
     ((33, 80), (4, 6)),  # even sizes
-    ((40, 70), (2, 13)),  # one kernel row per pass
-    ((80, 90), (30, 27)),  # column chunks of 16 plus leftover columns
+    ((40, 70), (2, 13)),  # two kernel rows, column chunks plus leftover columns
+    ((80, 90), (30, 27)),  # row and column chunks plus leftovers of both
+    ((120, 200), (35, 40)),  # padded modes: wide edge strips
     ((45, 64), (1, 5)),  # one-row kernel on a 2-D image
 ]
 
 
-@pytest.mark.parametrize("image_shape, kernel_shape", CASES)
+# Every case in float32; float64 takes the same code with half-width vectors,
+# so a few cases cover it (each dtype is a separate compilation).
+PARAMS = [(*case, "float32") for case in CASES] + [(*CASES[i], "float64") for i in (1, 3, 7)]
+
+
+@pytest.mark.parametrize("image_shape, kernel_shape, dtype", PARAMS)
 @pytest.mark.parametrize("mode", ["valid", "same", "full"])
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_specialised_paths_match_reference(image_shape, kernel_shape, mode, dtype):
     problem = Problem("corr", mode, image_shape, kernel_shape, dtype, threads=2)
     assert uses_specialised(problem.out_shape, kernel_shape)
@@ -60,11 +67,38 @@ def test_long_1d_signal_is_folded_into_rows(mode, op):
     np.testing.assert_allclose(prepared.result(), reference(problem, image, kernel), atol=1e-10)
 
 
-def test_staging_is_chosen_only_where_it_vectorised():
-    assert stages_padding((3, 3), (1024, 1024))  # one pass
-    assert stages_padding((15, 15), (1024, 1024))  # one kernel row per pass
-    assert not stages_padding((7, 7), (1024, 1024))  # leftover passes: padded copy instead
-    assert not stages_padding((3, 3), (8, 8))  # tiny: generic loop
+def _banded(mode, image_shape, kernel_shape, dtype="float32"):
+    return PaddedCorrelation.for_problem(Problem("corr", mode, image_shape, kernel_shape, dtype))
+
+
+def test_banded_padding_is_chosen_where_the_specialised_loops_run():
+    assert _banded("same", (1024, 1024), (3, 3)) is not None
+    assert _banded("full", (40, 900), (41, 3)) is not None  # no output row lies inside the image: all staged
+    assert _banded("same", (8, 8), (3, 3)) is None  # tiny: generic loop on a padded copy
+    assert _banded("same", 3 * FOLD_COLS, 9) is None  # 1-D: folded rows on a padded copy
+
+
+def test_bands_are_whole_row_blocks_sized_for_cache_and_balance():
+    for kernel_shape in [(3, 3), (9, 9), (41, 41)]:
+        rows = block_sizes(*kernel_shape)[0]
+        for out_shape in [(10, 5000), (1024, 1024), (4096, 64)]:
+            band = band_rows(kernel_shape, out_shape, 4, threads=2)
+            assert band % rows == 0 and band >= rows
+            assert band <= max(rows, -(-out_shape[0] // 8))  # at least 4 bands per thread where rows allow
+
+
+@pytest.mark.parametrize("mode", ["same", "full"])
+def test_banded_padding_restages_the_image_on_every_call(mode):
+    # The scratch rows are reused between calls and must pick up new image data.
+    problem = Problem("corr", mode, (60, 150), (7, 9), "float64", threads=2)
+    banded = PaddedCorrelation.for_problem(problem)
+    rng = np.random.default_rng(3)
+    kernel = rng.standard_normal(problem.kernel_shape)
+    out = np.empty(problem.out_shape)
+    for _ in range(2):
+        image = rng.standard_normal(problem.image_shape)
+        banded(image, kernel, out)
+        np.testing.assert_allclose(out, reference(problem, image, kernel), atol=1e-10)
 
 
 def test_block_sizes_never_exceed_the_kernel():
@@ -77,5 +111,6 @@ def test_block_sizes_never_exceed_the_kernel():
 def test_generated_source_is_deterministic_and_covers_leftovers():
     source = generate_source(41, 41)
     assert source == generate_source(41, 41)
-    assert "pass_4_1_16_1" in source and "pass_4_1_9_0" in source  # first pass and leftover columns
-    assert "def valid_2d" in source and "def padded_2d" in source
+    assert "pass_4_3_5_1" in source  # first pass
+    assert "pass_4_3_1_0" in source and "pass_4_2_5_0" in source  # leftover columns and rows
+    assert "def valid_2d" in source
