@@ -6,10 +6,12 @@ Prints, for a 1024x1024 image, corr, modes valid and same:
   1. numba-cpu vs OpenCV cv2.filter2D throughput, kernels 3..9 (float32; goal >= 1.5x);
   2. numba-cpu as a fraction of numpy's matmul rate, kernels 15, 25, 41
      (float32 and float64, each against its own matmul; goal >= 50%);
-  3. 2 threads vs 1 thread, images 512 and 1024 (goal >= 1.8x);
+  3. 2 threads vs 1 thread, images 512 and 1024, valid and same (goal >= 1.8x);
   4. conv vs corr time (goal within 5%).
-Backends of a case are timed in interleaved rounds by the harness; the matmul
-rates are measured last, with BLAS limited to the same thread count.
+Backends of a case are timed in interleaved rounds by the harness, and each
+case runs twice, keeping each backend's best median (a burst of load from
+other tenants can halve one case's speed on a shared host); the matmul rates
+are measured last, best of three, with BLAS limited to the same thread count.
 """
 
 from __future__ import annotations
@@ -24,13 +26,20 @@ from kernels import Problem
 TIMING = Timing(samples=7, warmup=2, min_sample_seconds=0.02, max_case_seconds=0)
 
 
+# Each case runs this many times and keeps each backend's best median: on a
+# shared host a burst of outside load can slow one whole case by 2x.
+REPEATS = 2
+
+
 def _median(problem: Problem, backends: list[str]) -> dict[str, dict]:
-    rows = run_case(Case(problem), backends, TIMING)
     out = {}
-    for row in rows:
-        if row["status"] != "ok":
-            raise SystemExit(f"{row['backend']} {problem}: {row['status']} {row['reason']}")
-        out[row["backend"]] = row
+    for _ in range(REPEATS):
+        for row in run_case(Case(problem), backends, TIMING):
+            if row["status"] != "ok":
+                raise SystemExit(f"{row['backend']} {problem}: {row['status']} {row['reason']}")
+            best = out.get(row["backend"])
+            if best is None or row["median_s"] < best["median_s"]:
+                out[row["backend"]] = row
     return out
 
 
@@ -63,15 +72,16 @@ def main() -> None:
                 large[dtype, mode, k] = _median(Problem("corr", mode, (n, n), (k, k), dtype, t), ["numba-cpu"])
 
     scaling = []
-    for size in (512, 1024):
-        for k in (3, 9, 25):
-            one = two = float("inf")
-            for _ in range(2):  # alternate, keep the best median of each
-                one = min(one, _median(Problem("corr", "same", (size, size), (k, k), "float32", 1),
-                                       ["numba-cpu"])["numba-cpu"]["median_s"])
-                two = min(two, _median(Problem("corr", "same", (size, size), (k, k), "float32", t),
-                                       ["numba-cpu"])["numba-cpu"]["median_s"])
-            scaling.append((size, k, one, two))
+    for mode in ("valid", "same"):
+        for size in (512, 1024):
+            for k in (3, 9, 25):
+                one = two = float("inf")
+                for _ in range(2):  # alternate, keep the best median of each
+                    one = min(one, _median(Problem("corr", mode, (size, size), (k, k), "float32", 1),
+                                           ["numba-cpu"])["numba-cpu"]["median_s"])
+                    two = min(two, _median(Problem("corr", mode, (size, size), (k, k), "float32", t),
+                                           ["numba-cpu"])["numba-cpu"]["median_s"])
+                scaling.append((mode, size, k, one, two))
 
     flips = []
     for mode in ("valid", "same"):
@@ -92,11 +102,11 @@ def main() -> None:
                            "ok" if fraction >= 0.5 else "MISS"), widths))
 
     lines.append("")
-    lines.append(f"3. {t} threads vs 1, corr same float32 (goal >= 1.8x)")
-    widths = (6, 6, 10, 10, 8, 6)
-    lines.append(_row(("image", "kernel", "1t ms", f"{t}t ms", "speedup", "goal"), widths))
-    for size, k, one, two in scaling:
-        lines.append(_row((size, k, f"{1e3 * one:.3f}", f"{1e3 * two:.3f}", f"{one / two:.2f}x",
+    lines.append(f"3. {t} threads vs 1, corr float32 (goal >= 1.8x)")
+    widths = (6, 6, 6, 10, 10, 8, 6)
+    lines.append(_row(("mode", "image", "kernel", "1t ms", f"{t}t ms", "speedup", "goal"), widths))
+    for mode, size, k, one, two in scaling:
+        lines.append(_row((mode, size, k, f"{1e3 * one:.3f}", f"{1e3 * two:.3f}", f"{one / two:.2f}x",
                            "ok" if one / two >= 1.8 else "MISS"), widths))
 
     lines.append("")
