@@ -1,7 +1,7 @@
 """Register-blocked valid correlation loops for the CPU, specialised per kernel shape.
 
 ``valid_correlation(x, w, out)`` computes ``out[i, j] = sum_ab w[a, b] * x[i + a, j + b]``;
-``correlate_region`` does the same for a rectangle of ``out`` from a rectangle of ``x``.
+the generated ``padded_2d`` does the same over a zero-padded image (see ``_padded``).
 How it reaches a large fraction of the FMA peak, and why it is shaped this way:
 
 * The innermost loop runs along an output row (``j``), so LLVM vectorises it; the
@@ -61,17 +61,17 @@ def block_{rows}{tag}(x, {t}w, out, xi, oi, xj, oj, ncols, zero):
 
 _KERNEL = '''
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
-def valid_2d(x, w, out, zero, xi0, xj, oi0, oj, nrows, ncols):
-    # out[oi0 + i, oj + j] = valid correlation at x[xi0 + i, xj + j], i < nrows, j < ncols.
+def valid_2d(x, w, out, zero):
     # Work items are blocks of {rows} rows, then the leftover rows one by one,
     # in one parallel loop (one launch); no two items write the same row.
+    nrows, ncols = out.shape
     blocks = nrows // {rows}
     for item in prange(blocks + nrows - blocks * {rows}):
         if item < blocks:
-            block_{rows}(x, w, out, xi0 + item * {rows}, oi0 + item * {rows}, xj, oj, ncols, zero)
+            block_{rows}(x, w, out, item * {rows}, item * {rows}, 0, 0, ncols, zero)
         else:
             i = item - blocks + blocks * {rows}
-            block_1(x, w, out, xi0 + i, oi0 + i, xj, oj, ncols, zero)
+            block_1(x, w, out, i, i, 0, 0, ncols, zero)
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
@@ -320,30 +320,18 @@ def _folds(kernel_shape, out_shape) -> bool:
     return kernel_shape[0] == 1 and out_shape[0] == 1 and out_shape[1] >= 2 * FOLD_COLS
 
 
-def correlate_region(x: np.ndarray, w: np.ndarray, out: np.ndarray, x_origin, out_origin, shape) -> None:
-    """Valid correlation over part of ``x`` into part of ``out``, with the specialised loop.
-
-    ``out[oi + i, oj + j] = sum_ab w[a, b] * x[xi + i + a, xj + j + b]`` for
-    ``i, j < shape``, where ``x_origin = (xi, xj)`` and ``out_origin = (oi, oj)``.
-    Both arrays stay whole (C-contiguous), so the loop vectorises as on full arrays.
-    """
-    (xi, xj), (oi, oj), (rows, cols) = x_origin, out_origin, shape
-    if rows > 0 and cols > 0:
-        kh, kw = w.shape
-        kernel_for(kh, kw).valid_2d(x, w, out, out.dtype.type(0), xi, xj, oi, oj, rows, cols)
-
-
 def valid_correlation(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
     """Write the valid correlation of ``x`` with ``w`` into ``out`` (C-contiguous rows, one dtype)."""
+    kh, kw = w.shape
     if not uses_specialised(out.shape, w.shape):
         _generic_valid(x, w, out)
     elif _folds(w.shape, out.shape):
-        x_rows, out_rows, x_tail, out_tail = fold_1d(x, out, w.shape[1])
-        correlate_region(x_rows, w, out_rows, (0, 0), (0, 0), out_rows.shape)
+        x_rows, out_rows, x_tail, out_tail = fold_1d(x, out, kw)
+        kernel_for(kh, kw).valid_2d(x_rows, w, out_rows, out.dtype.type(0))
         if out_tail.shape[1]:
             _generic_valid(x_tail, w, out_tail)
     else:
-        correlate_region(x, w, out, (0, 0), (0, 0), out.shape)
+        kernel_for(kh, kw).valid_2d(x, w, out, out.dtype.type(0))
 
 
 def warm_up(kernel_shape, out_shape, dtype) -> None:

@@ -2,10 +2,10 @@
 
 Every op and mode reduces to one kernel, a *valid* correlation with the
 effective kernel (flipped for ``conv``) over the image zero-padded as the mode
-asks. The padding never reaches the hot loop as a branch: bands of rows run
-their interior straight from the image and their edges from small zero-padded
-copies made on the fly (``_padded``), or, for small or 1-D problems, the loops
-run on a padded copy whose zero border was written once. The loops themselves
+asks. The padding never reaches the hot loop as a branch: bands of rows are
+padded on the fly into a small per-thread scratch (``_padded``), or, for tiny
+or long 1-D problems, the loops run on a padded copy whose zero border was
+written once. The loops themselves
 are in ``_direct_loops``.
 """
 

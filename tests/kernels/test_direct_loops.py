@@ -1,9 +1,9 @@
 """The specialised numba-cpu loops, on sizes large enough to take every path.
 
 Small cases elsewhere take the generic loop; these cover the row blocks and
-leftover rows, the leftover kernel-row and kernel-column passes, the
-interior/frame split of padded modes, padded copies and the folded 1-D path,
-in both dtypes.
+leftover rows, the leftover kernel-row and kernel-column passes, padded modes
+in bands (interior from the image, or every row staged), padded copies and the
+folded 1-D path, in both dtypes.
 """
 
 import numpy as np
