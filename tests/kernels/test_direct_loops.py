@@ -36,6 +36,11 @@ CASES = [
 # Every case in float32; float64 takes the same code with half-width vectors,
 # so a few cases cover it (each dtype is a separate compilation).
 PARAMS = [(*case, "float32") for case in CASES] + [(*CASES[i], "float64") for i in (1, 3, 7)]
+# Column counts around the vector width (16 float32, 8 float64): narrower than
+# one vector, one vector plus an overlapping tail, and interiors of whole
+# vectors plus a tail between vector-wide edge strips. Kernel shapes already
+# compiled above, so these cost no compilation.
+PARAMS += [((300, 12), (3, 3), "float32"), ((200, 21), (5, 5), "float32"), ((120, 45), (5, 5), "float64")]
 
 
 @pytest.mark.parametrize("image_shape, kernel_shape, dtype", PARAMS)
