@@ -99,10 +99,13 @@ def valid_2d(x, w, out, zero, col0):
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
-def padded_2d(image, w, out, zero, scratch, top, left, band):
+def padded_2d(image, w, out, zero, scratch, top, left, bands):
     # Valid correlation over the image zero-padded by (top, left) and whatever
-    # the output needs below and right. Work items are bands of `band` output
-    # rows (a multiple of {rows}). For small kernels, a band whose windows stay
+    # the output needs below and right. Work items are `bands` bands of whole
+    # blocks of {rows} output rows, their sizes within one block of each other
+    # (the leftover rows go to the last): Numba hands each thread an equal run
+    # of work items, so a band count that is a multiple of the thread count
+    # gives every thread the same rows to within one block. For small kernels, a band whose windows stay
     # inside the image rows runs its interior columns straight from the image
     # and stages only its two edge strips; other bands (every band, for large
     # kernels) stage all their padded rows. Staging goes to the thread's slice
@@ -120,10 +123,11 @@ def padded_2d(image, w, out, zero, scratch, top, left, band):
     hi = max(lo, min(c1, out_w - vec))
     left_w = lo + {kw} - 1  # padded columns the left edge strip reads
     right_w = padded_w - hi  # and the right one
-    for b in prange((out_h + band - 1) // band):
+    row_blocks = (out_h + {rows} - 1) // {rows}
+    for b in prange(bands):
         t = get_thread_id()
-        o0 = b * band
-        n = min(band, out_h - o0)
+        o0 = {rows} * (b * row_blocks // bands)
+        n = min(out_h, {rows} * ((b + 1) * row_blocks // bands)) - o0
         # Numba counts the assignments hidden in `and` and `x if c else y` as
         # aliases and then drops the no-alias promise: plain arithmetic here.
         inside = {inside}
@@ -271,7 +275,7 @@ def generate_source(kh: int, kw: int) -> str:
         body = "\n".join("    " + line for line in body)
         parts.append(_BLOCK.format(rows=block_rows, body=body, vector_bytes=VECTOR_BYTES, **_tags(threaded)))
     if kh * kw <= DIRECT_INTERIOR_MAX_TAPS:
-        inside = f"int((n == band) & (o0 >= top) & (o0 + n + {kh} - 1 <= top + h) & (hi > lo))"
+        inside = f"int((n % {rows} == 0) & (o0 >= top) & (o0 + n + {kh} - 1 <= top + h) & (hi > lo))"
         interior = (f"            if inside:\n"
                     f"                block_{rows}(image, w, out, oi - top, oi, lo - left, lo, hi - lo, zero)\n")
     else:

@@ -21,17 +21,34 @@ from ._problem import Problem
 
 # Bytes of padded rows a band stages: well inside a 1 MiB L2 with room for the output rows.
 BAND_BYTES = 256 * 1024
-# Bands per thread at least, so uneven bands still balance.
+# Bands per thread at least, so that a thread slowed by outside load can fall behind by less.
 BANDS_PER_THREAD = 4
 
 
-def band_rows(kernel_shape, out_shape, itemsize: int, threads: int) -> int:
-    """Output rows per band: a whole number of row blocks, sized for L2 and for balance."""
+def band_count(kernel_shape, out_shape, itemsize: int, threads: int) -> int:
+    """How many bands of output rows to split a padded correlation into.
+
+    A multiple of ``threads``: Numba gives each thread an equal run of work
+    items, and ``padded_2d`` makes bands of whole row blocks whose sizes differ
+    by at most one block, so every thread gets the same rows to within one
+    block. (Bands of a fixed size left a short last band: at 512 rows, 9x9,
+    one thread got 315 rows and the other 197.) At least
+    :data:`BANDS_PER_THREAD` per thread, more where a band's padded rows would
+    not fit :data:`BAND_BYTES`, and never more than there are row blocks.
+    """
     (kh, kw), (out_h, out_w) = kernel_shape, out_shape
     rows = block_sizes(kh, kw)[0]
-    fits = BAND_BYTES // ((out_w + kw - 1) * itemsize) - (kh - 1)
-    balanced = -(-out_h // (BANDS_PER_THREAD * threads))
-    return rows * max(1, min(fits, balanced) // rows)
+    row_blocks = -(-out_h // rows)
+    fitting_blocks = max(1, (BAND_BYTES // ((out_w + kw - 1) * itemsize) - (kh - 1)) // rows)
+    bands = max(BANDS_PER_THREAD * threads, -(-row_blocks // fitting_blocks))
+    return min(row_blocks, threads * -(-bands // threads))
+
+
+def band_rows(kernel_shape, out_shape, bands: int) -> int:
+    """Output rows of the largest of ``bands`` bands (what the scratch must hold)."""
+    rows = block_sizes(*kernel_shape)[0]
+    row_blocks = -(-out_shape[0] // rows)
+    return min(out_shape[0], rows * -(-row_blocks // bands))
 
 
 class PaddedCorrelation:
@@ -46,21 +63,22 @@ class PaddedCorrelation:
     dtype : numpy dtype
         Element type of image, kernel and output.
     threads : int
-        Threads the call will run on (sets the band size).
+        Threads the call will run on (sets the band count).
     """
 
     def __init__(self, image_shape, kernel_shape, out_shape, pad_before, dtype, threads: int):
         (kh, kw), (_, out_w) = kernel_shape, out_shape
         dtype = np.dtype(dtype)
-        self.band = band_rows(kernel_shape, out_shape, dtype.itemsize, threads)
+        self.bands = band_count(kernel_shape, out_shape, dtype.itemsize, threads)
+        band = band_rows(kernel_shape, out_shape, self.bands)
         # One slice per Numba worker: get_thread_id() ranges over all of them.
-        self._scratch = np.empty((numba.config.NUMBA_NUM_THREADS, self.band + kh - 1, out_w + kw - 1), dtype)
+        self._scratch = np.empty((numba.config.NUMBA_NUM_THREADS, band + kh - 1, out_w + kw - 1), dtype)
         self._pad = pad_before
         self._run = kernel_for(kh, kw).padded_2d
 
     def __call__(self, image: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
         """Write the padded correlation of ``image`` with ``w`` into ``out``."""
-        self._run(image, w, out, out.dtype.type(0), self._scratch, *self._pad, self.band)
+        self._run(image, w, out, out.dtype.type(0), self._scratch, *self._pad, self.bands)
 
     @classmethod
     def warm_up(cls, kernel_shape, dtype) -> None:

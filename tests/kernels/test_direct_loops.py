@@ -18,7 +18,7 @@ from kernels._direct_loops import (
     generate_source,
     uses_specialised,
 )
-from kernels._padded import PaddedCorrelation, band_rows
+from kernels._padded import BAND_BYTES, PaddedCorrelation, band_count, band_rows
 
 CASES = [
     ((37, 70), (3, 3)),  # one pass, 4-row blocks plus leftover rows
@@ -83,13 +83,19 @@ def test_banded_padding_is_chosen_where_the_specialised_loops_run():
     assert _banded("same", 3 * FOLD_COLS, 9) is None  # 1-D: folded rows on a padded copy
 
 
-def test_bands_are_whole_row_blocks_sized_for_cache_and_balance():
+def test_bands_split_the_rows_evenly_between_threads_and_fit_the_cache():
     for kernel_shape in [(3, 3), (9, 9), (41, 41)]:
         rows = block_sizes(*kernel_shape)[0]
-        for out_shape in [(10, 5000), (1024, 1024), (4096, 64)]:
-            band = band_rows(kernel_shape, out_shape, 4, threads=2)
-            assert band % rows == 0 and band >= rows
-            assert band <= max(rows, -(-out_shape[0] // 8))  # at least 4 bands per thread where rows allow
+        for out_shape in [(10, 5000), (512, 512), (1024, 1024), (4096, 64)]:
+            row_blocks = -(-out_shape[0] // rows)
+            bands = band_count(kernel_shape, out_shape, 4, threads=2)
+            assert 1 <= bands <= row_blocks
+            if row_blocks >= 8:
+                assert bands % 2 == 0 and bands >= 8  # four or more per thread, the same number each
+            band = band_rows(kernel_shape, out_shape, bands)
+            assert band * bands >= out_shape[0]  # the scratch holds the largest band
+            if band > rows:  # a band of more than one row block fits the cache
+                assert (band + kernel_shape[0] - 1) * (out_shape[1] + kernel_shape[1] - 1) * 4 <= BAND_BYTES
 
 
 @pytest.mark.parametrize("mode", ["same", "full"])
