@@ -13,6 +13,9 @@ the border. The loop itself is ``padded_2d`` in the generated modules of
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numba
 import numpy as np
 
@@ -78,7 +81,11 @@ class PaddedCorrelation:
 
     def __call__(self, image: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
         """Write the padded correlation of ``image`` with ``w`` into ``out``."""
-        self._run(image, w, out, out.dtype.type(0), self._scratch, *self._pad, self.bands)
+        self.bind(image, w, out)()
+
+    def bind(self, image: np.ndarray, w: np.ndarray, out: np.ndarray) -> Callable[[], None]:
+        """A call that does what ``self(image, w, out)`` does with whatever the arrays hold when it runs."""
+        return partial(self._run, image, w, out, out.dtype.type(0), self._scratch, *self._pad, self.bands)
 
     @classmethod
     def warm_up(cls, kernel_shape, dtype) -> None:
