@@ -9,7 +9,7 @@ Prints, for a 1024x1024 image, corr, modes valid and same:
   3. 2 threads vs 1 thread, images 512 and 1024, valid and same (goal >= 1.8x);
   4. conv vs corr time (goal within 5%).
 Backends of a case are timed in interleaved rounds by the harness, and each
-case runs twice, keeping each backend's best median (a burst of load from
+case runs three times, keeping each backend's best median (a burst of load from
 other tenants can halve one case's speed on a shared host); the matmul rates
 are measured last, best of three, with BLAS limited to the same thread count.
 """
@@ -28,7 +28,7 @@ TIMING = Timing(samples=7, warmup=2, min_sample_seconds=0.02, max_case_seconds=0
 
 # Each case runs this many times and keeps each backend's best median: on a
 # shared host a burst of outside load can slow one whole case by 2x.
-REPEATS = 2
+REPEATS = 3
 
 
 def _median(problem: Problem, backends: list[str]) -> dict[str, dict]:
