@@ -10,7 +10,8 @@ Prints, for a 1024x1024 image, corr, modes valid and same:
   4. conv vs corr time (goal within 5%).
 Backends of a case are timed in interleaved rounds by the harness, and each
 case runs three times, keeping each backend's best median (a burst of load from
-other tenants can halve one case's speed on a shared host); the matmul rates
+other tenants can halve one case's speed on a shared host); cases compared with
+each other (1 vs 2 threads, corr vs conv) take their runs in turn; the matmul rates
 are measured last, best of three, with BLAS limited to the same thread count.
 """
 
@@ -31,16 +32,30 @@ TIMING = Timing(samples=7, warmup=2, min_sample_seconds=0.02, max_case_seconds=0
 REPEATS = 3
 
 
+def _run_once(problem: Problem, backends: list[str]) -> dict[str, dict]:
+    rows = {}
+    for row in run_case(Case(problem), backends, TIMING):
+        if row["status"] != "ok":
+            raise SystemExit(f"{row['backend']} {problem}: {row['status']} {row['reason']}")
+        rows[row["backend"]] = row
+    return rows
+
+
 def _median(problem: Problem, backends: list[str]) -> dict[str, dict]:
-    out = {}
+    """Each backend's best median over REPEATS runs of the case (backends interleaved within a run)."""
+    return _best_alternating([problem], backends)[0]
+
+
+def _best_alternating(problems: list[Problem], backends: list[str]) -> list[dict[str, dict]]:
+    """Like :func:`_median` for several problems whose times are compared, run in turn
+    REPEATS times, so that a burst of outside load does not land on one of them only."""
+    best = [{} for _ in problems]
     for _ in range(REPEATS):
-        for row in run_case(Case(problem), backends, TIMING):
-            if row["status"] != "ok":
-                raise SystemExit(f"{row['backend']} {problem}: {row['status']} {row['reason']}")
-            best = out.get(row["backend"])
-            if best is None or row["median_s"] < best["median_s"]:
-                out[row["backend"]] = row
-    return out
+        for kept, problem in zip(best, problems):
+            for name, row in _run_once(problem, backends).items():
+                if name not in kept or row["median_s"] < kept[name]["median_s"]:
+                    kept[name] = row
+    return best
 
 
 def _row(cells, widths) -> str:
@@ -75,20 +90,16 @@ def main() -> None:
     for mode in ("valid", "same"):
         for size in (512, 1024):
             for k in (3, 9, 25):
-                one = two = float("inf")
-                for _ in range(2):  # alternate, keep the best median of each
-                    one = min(one, _median(Problem("corr", mode, (size, size), (k, k), "float32", 1),
-                                           ["numba-cpu"])["numba-cpu"]["median_s"])
-                    two = min(two, _median(Problem("corr", mode, (size, size), (k, k), "float32", t),
-                                           ["numba-cpu"])["numba-cpu"]["median_s"])
-                scaling.append((mode, size, k, one, two))
+                one, two = _best_alternating([Problem("corr", mode, (size, size), (k, k), "float32", threads)
+                                              for threads in (1, t)], ["numba-cpu"])
+                scaling.append((mode, size, k, one["numba-cpu"]["median_s"], two["numba-cpu"]["median_s"]))
 
     flips = []
     for mode in ("valid", "same"):
         for k in (3, 9, 25):
-            corr = _median(Problem("corr", mode, (n, n), (k, k), "float32", t), ["numba-cpu"])["numba-cpu"]
-            conv = _median(Problem("conv", mode, (n, n), (k, k), "float32", t), ["numba-cpu"])["numba-cpu"]
-            flips.append((mode, k, corr["median_s"], conv["median_s"]))
+            corr, conv = _best_alternating([Problem(op, mode, (n, n), (k, k), "float32", t)
+                                            for op in ("corr", "conv")], ["numba-cpu"])
+            flips.append((mode, k, corr["numba-cpu"]["median_s"], conv["numba-cpu"]["median_s"]))
 
     peaks = {d: measure_matmul_gflops(d, t) for d in ("float32", "float64")}
     lines.append("")

@@ -69,7 +69,8 @@ class _NumbaCpuPrepared(HostPrepared):
                 warm_up(kernel_shape, out_shape, dtype)
 
     def __call__(self) -> None:
-        numba.set_num_threads(self.problem.threads)
+        if numba.get_num_threads() != self.problem.threads:  # setting costs twice as much as asking
+            numba.set_num_threads(self.problem.threads)
         self._weights[...] = effective_kernel(self.problem.op, self.kernel)
         if self._copies:
             parallel_copy(self._interior, self.image)
