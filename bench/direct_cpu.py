@@ -6,7 +6,9 @@ Prints, for a 1024x1024 image, corr, modes valid and same:
   1. numba-cpu vs OpenCV cv2.filter2D throughput, kernels 3..9 (float32; goal >= 1.5x);
   2. numba-cpu as a fraction of numpy's matmul rate, kernels 15, 25, 41
      (float32 and float64, each against its own matmul; goal >= 50%);
-  3. 2 threads vs 1 thread, images 512 and 1024, valid and same (goal >= 1.8x);
+  3. 2 threads vs 1 thread, images 512 and 1024, valid and same (goal >= 1.8x),
+     beside a parallel copy of the same image: the speed-up the host's memory
+     system allows a call that moves that much data;
   4. conv vs corr time (goal within 5%).
 Backends of a case are timed in interleaved rounds by the harness, and each
 case runs three times, keeping each backend's best median (a burst of load from
@@ -18,11 +20,16 @@ are measured last, best of three, with BLAS limited to the same thread count.
 from __future__ import annotations
 
 import argparse
+import time
+
+import numba
+import numpy as np
 
 import harness  # noqa: F401  (thread settings before numba starts)
 from harness import Case, Timing, run_case
 from harness.peak import measure_matmul_gflops
 from kernels import Problem
+from kernels._parallel import parallel_copy
 
 TIMING = Timing(samples=7, warmup=2, min_sample_seconds=0.02, max_case_seconds=0)
 
@@ -56,6 +63,29 @@ def _best_alternating(problems: list[Problem], backends: list[str]) -> list[dict
                 if name not in kept or row["median_s"] < kept[name]["median_s"]:
                     kept[name] = row
     return best
+
+
+def _copy_times(size: int, threads: int) -> tuple[float, float]:
+    """Best median time of ``parallel_copy`` of a size x size float32 image on 1 and on ``threads`` threads."""
+    src = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    dst = np.empty_like(src)
+    best = {1: float("inf"), threads: float("inf")}
+    for _ in range(REPEATS):
+        for n in best:
+            numba.set_num_threads(n)
+            parallel_copy(dst, src)
+            start, calls = time.perf_counter(), 0
+            while time.perf_counter() - start < TIMING.min_sample_seconds:
+                parallel_copy(dst, src)
+                calls += 1
+            samples = []
+            for _ in range(TIMING.samples):
+                start = time.perf_counter()
+                for _ in range(calls):
+                    parallel_copy(dst, src)
+                samples.append((time.perf_counter() - start) / calls)
+            best[n] = min(best[n], float(np.median(samples)))
+    return best[1], best[threads]
 
 
 def _row(cells, widths) -> str:
@@ -93,6 +123,8 @@ def main() -> None:
                 one, two = _best_alternating([Problem("corr", mode, (size, size), (k, k), "float32", threads)
                                               for threads in (1, t)], ["numba-cpu"])
                 scaling.append((mode, size, k, one["numba-cpu"]["median_s"], two["numba-cpu"]["median_s"]))
+    for size in (512, 1024):
+        scaling.append(("copy", size, "-", *_copy_times(size, t)))
 
     flips = []
     for mode in ("valid", "same"):
@@ -117,8 +149,8 @@ def main() -> None:
     widths = (6, 6, 6, 10, 10, 8, 6)
     lines.append(_row(("mode", "image", "kernel", "1t ms", f"{t}t ms", "speedup", "goal"), widths))
     for mode, size, k, one, two in scaling:
-        lines.append(_row((mode, size, k, f"{1e3 * one:.3f}", f"{1e3 * two:.3f}", f"{one / two:.2f}x",
-                           "ok" if one / two >= 1.8 else "MISS"), widths))
+        goal = "ref" if mode == "copy" else "ok" if one / two >= 1.8 else "MISS"
+        lines.append(_row((mode, size, k, f"{1e3 * one:.3f}", f"{1e3 * two:.3f}", f"{one / two:.2f}x", goal), widths))
 
     lines.append("")
     lines.append(f"4. conv vs corr, {n}x{n} float32, {t} threads (goal within 5%)")
