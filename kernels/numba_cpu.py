@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import HostPrepared, check_inputs
+from ._placement import empty_apart_from
 from ._problem import Problem, effective_kernel
 
 try:
@@ -54,7 +55,7 @@ class _NumbaCpuPrepared(HostPrepared):
             self._padded = np.zeros(problem.padded_shape, dtype) if self._copies else self.image
             self._interior = self._padded[top : top + h, left : left + w]
             self._weights = np.empty(kernel_shape, dtype)
-            self._out = np.empty(out_shape, dtype)
+            self._out = empty_apart_from(self.image, out_shape, dtype)  # never 4K-aliased to the image
             # The loop and its arguments, bound once: a timed call pays only Numba's dispatch.
             if self._banded is not None:
                 self._run = self._banded.bind(self.image, self._weights, self._out)
