@@ -24,9 +24,10 @@ import time
 
 import numba
 import numpy as np
+from _runs import rows_by_backend
 
 import harness  # noqa: F401  (thread settings before numba starts)
-from harness import Case, Timing, run_case
+from harness import Timing
 from harness.peak import measure_matmul_gflops
 from kernels import Problem
 from kernels._parallel import parallel_copy
@@ -37,15 +38,6 @@ TIMING = Timing(samples=7, warmup=2, min_sample_seconds=0.02, max_case_seconds=0
 # Each case runs this many times and keeps each backend's best median: on a
 # shared host a burst of outside load can slow one whole case by 2x.
 REPEATS = 3
-
-
-def _run_once(problem: Problem, backends: list[str]) -> dict[str, dict]:
-    rows = {}
-    for row in run_case(Case(problem), backends, TIMING):
-        if row["status"] != "ok":
-            raise SystemExit(f"{row['backend']} {problem}: {row['status']} {row['reason']}")
-        rows[row["backend"]] = row
-    return rows
 
 
 def _median(problem: Problem, backends: list[str]) -> dict[str, dict]:
@@ -59,7 +51,7 @@ def _best_alternating(problems: list[Problem], backends: list[str]) -> list[dict
     best = [{} for _ in problems]
     for _ in range(REPEATS):
         for kept, problem in zip(best, problems):
-            for name, row in _run_once(problem, backends).items():
+            for name, row in rows_by_backend(problem, backends, TIMING).items():
                 if name not in kept or row["median_s"] < kept[name]["median_s"]:
                     kept[name] = row
     return best

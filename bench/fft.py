@@ -19,8 +19,10 @@ import sys
 import tempfile
 import time
 
+from _runs import rows_by_backend
+
 import harness  # noqa: F401  (thread settings before numba starts)
-from harness import Case, Timing, run_case
+from harness import Timing
 from kernels import Problem, get_backend
 
 TIMING = Timing(samples=7, warmup=2, min_sample_seconds=0.02, max_case_seconds=0)
@@ -37,15 +39,6 @@ for n, k in json.loads(sys.argv[1]):
     total += get_backend("fftw").prepare(p, np.zeros((n, n)), np.zeros((k, k))).setup_seconds["plan"]
 print(json.dumps(total))
 """
-
-
-def _rows(problem: Problem, backends: list[str]) -> dict[str, dict]:
-    out = {}
-    for row in run_case(Case(problem), backends, TIMING):
-        if row["status"] != "ok":
-            raise SystemExit(f"{row['backend']} {problem}: {row['status']} {row['reason']}")
-        out[row["backend"]] = row
-    return out
 
 
 def _best(fn, repeats: int = 15) -> float:
@@ -92,7 +85,7 @@ def main() -> None:
     lines.append("image  kernel   padded    fftw ms  scipy ms   speedup  goal")
     for n in SIZES:
         for k in KERNELS:
-            rows = _rows(Problem("corr", "same", (n, n), (k, k), "float32", t), ["fftw", "scipy-fft"])
+            rows = rows_by_backend(Problem("corr", "same", (n, n), (k, k), "float32", t), ["fftw", "scipy-fft"], TIMING)
             ratio = rows["scipy-fft"]["median_s"] / rows["fftw"]["median_s"]
             verdict = "ok" if ratio >= 1.3 else "MISS"
             lines.append(f"{n:5d}  {k:6d}  {rows['fftw']['fft_h']:4d}^2  {1e3 * rows['fftw']['median_s']:9.2f}"
@@ -117,7 +110,7 @@ def main() -> None:
     lines += ["", "4. fftw-oa vs fftw, 2048x2048 (goal: fftw-oa faster up to kernel 15)",
               "kernel   fftw ms  fftw-oa ms  speedup  block  goal"]
     for k in (3, 5, 7, 9, 11, 15, 31, 63):
-        rows = _rows(Problem("corr", "same", (2048, 2048), (k, k), "float32", t), ["fftw", "fftw-oa"])
+        rows = rows_by_backend(Problem("corr", "same", (2048, 2048), (k, k), "float32", t), ["fftw", "fftw-oa"], TIMING)
         ratio = rows["fftw"]["median_s"] / rows["fftw-oa"]["median_s"]
         prepared_shape = f"{rows['fftw-oa']['fft_h']}^2"
         goal = ("ok" if ratio > 1 else "MISS") if k <= 15 else "-"

@@ -24,7 +24,8 @@ from ._problem import Problem
 
 # Bytes of padded rows a band stages: well inside a 1 MiB L2 with room for the output rows.
 BAND_BYTES = 256 * 1024
-# Bands per thread at least, so that a thread slowed by outside load can fall behind by less.
+# Bands per thread at least: the first and last bands stage all their rows
+# (their windows pass the image's top or bottom), so they should be a small share.
 BANDS_PER_THREAD = 4
 
 
