@@ -20,7 +20,6 @@ are measured last, best of three, with BLAS limited to the same thread count.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numba
 import numpy as np
@@ -29,7 +28,8 @@ from _runs import rows_by_backend
 import harness  # noqa: F401  (thread settings before numba starts)
 from harness import Timing
 from harness.peak import measure_matmul_gflops
-from kernels import Problem
+from harness.timing import calibrate_loops, time_call
+from kernels import HostPrepared, Problem
 from kernels._parallel import parallel_copy
 
 TIMING = Timing(samples=7, warmup=2, min_sample_seconds=0.02, max_case_seconds=0)
@@ -57,25 +57,28 @@ def _best_alternating(problems: list[Problem], backends: list[str]) -> list[dict
     return best
 
 
+class _ParallelCopy(HostPrepared):
+    """``parallel_copy`` of a size x size float32 image, as a prepared case the harness's timer can run."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.src = np.random.default_rng(0).random((size, size), dtype=np.float32)
+        self.dst = np.empty_like(self.src)
+
+    def __call__(self) -> None:
+        parallel_copy(self.dst, self.src)
+
+
 def _copy_times(size: int, threads: int) -> tuple[float, float]:
-    """Best median time of ``parallel_copy`` of a size x size float32 image on 1 and on ``threads`` threads."""
-    src = np.random.default_rng(0).random((size, size), dtype=np.float32)
-    dst = np.empty_like(src)
+    """Best median time of a parallel copy of a size x size float32 image on 1 and on ``threads`` threads,
+    timed like the cases (the harness's calibrated loops, TIMING's samples)."""
+    copy = _ParallelCopy(size)
     best = {1: float("inf"), threads: float("inf")}
     for _ in range(REPEATS):
         for n in best:
             numba.set_num_threads(n)
-            parallel_copy(dst, src)
-            start, calls = time.perf_counter(), 0
-            while time.perf_counter() - start < TIMING.min_sample_seconds:
-                parallel_copy(dst, src)
-                calls += 1
-            samples = []
-            for _ in range(TIMING.samples):
-                start = time.perf_counter()
-                for _ in range(calls):
-                    parallel_copy(dst, src)
-                samples.append((time.perf_counter() - start) / calls)
+            loops = calibrate_loops(time_call(copy), TIMING.min_sample_seconds)
+            samples = [time_call(copy, loops) for _ in range(TIMING.samples)]
             best[n] = min(best[n], float(np.median(samples)))
     return best[1], best[threads]
 
