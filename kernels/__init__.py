@@ -4,19 +4,21 @@ Nothing here imports from the sweep machinery in ``harness``.
 """
 
 from ._api import convolve, correlate
-from ._base import Backend, HostPrepared, Prepared, check_inputs
-from ._fft_geometry import fft_shape, next_fast_len, transform_plan
+from ._base import Backend, BackendBase, HostPrepared, Prepared, PreparedBase, check_inputs
+from ._fft_geometry import fft_shape, next_fast_len
 from ._problem import DTYPES, MODES, OPS, Problem, effective_kernel
 from ._registry import ENTRY_POINT_GROUP, UnavailableBackend, backends, get_backend, register
 
 __all__ = [
     "Backend",
+    "BackendBase",
     "DTYPES",
     "ENTRY_POINT_GROUP",
     "HostPrepared",
     "MODES",
     "OPS",
     "Prepared",
+    "PreparedBase",
     "Problem",
     "UnavailableBackend",
     "backends",
@@ -28,5 +30,4 @@ __all__ = [
     "get_backend",
     "next_fast_len",
     "register",
-    "transform_plan",
 ]

@@ -117,17 +117,3 @@ def convolution_kernel(problem: Problem, kernel: np.ndarray) -> np.ndarray:
     FFT multiplication convolves; correlation is convolution with the flipped kernel.
     """
     return kernel[::-1, ::-1] if problem.op == "corr" else kernel
-
-
-def transform_plan(backend, problem: Problem) -> tuple[int, tuple[int, int]]:
-    """``(count, shape)``: how many image transforms of which padded shape ``backend`` runs per call.
-
-    Backends say so through an optional ``transforms(problem)`` method (the FFT
-    cost models predict from it); one without is assumed to make a single
-    transform of :func:`fft_shape`.
-    """
-    plan = getattr(backend, "transforms", None)
-    if plan is not None:
-        count, shape = plan(problem)
-        return int(count), (int(shape[0]), int(shape[1]))
-    return 1, fft_shape(problem)

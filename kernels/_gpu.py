@@ -1,8 +1,10 @@
-"""Whether CUDA work would run in Numba's simulator rather than on a GPU."""
+"""What the GPU backends share: the simulator check and the base class that reports it."""
 
 from __future__ import annotations
 
 import os
+
+from ._base import BackendBase
 
 SIMULATOR_REASON = "NUMBA_ENABLE_CUDASIM=1: the simulator checks correctness, its timings mean nothing"
 
@@ -10,3 +12,23 @@ SIMULATOR_REASON = "NUMBA_ENABLE_CUDASIM=1: the simulator checks correctness, it
 def simulator_active() -> bool:
     """True when ``NUMBA_ENABLE_CUDASIM=1``: kernels run in Python, timings are meaningless."""
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+
+
+class GpuBackendBase(BackendBase):
+    """A CUDA backend (``cuda`` extra): unavailable to sweeps under the simulator or without a usable GPU."""
+
+    device = "cuda"
+    install_hint = "pip install convbench[cuda]"
+
+    def device_ready(self) -> tuple[bool, str]:
+        if simulator_active():
+            return False, SIMULATOR_REASON
+        try:
+            count = self.gpu_count()
+        except Exception as exc:  # noqa: BLE001 - a broken driver must not break the registry
+            return False, f"no usable CUDA GPU: {type(exc).__name__}: {exc}"
+        return (True, "") if count > 0 else (False, "no CUDA GPU or driver")
+
+    def gpu_count(self) -> int:
+        """CUDA devices the backend's library sees (raises when the driver is unusable)."""
+        raise NotImplementedError

@@ -143,6 +143,21 @@ class Problem:
         """True when both image and kernel have a single row."""
         return self.image_shape[0] == 1 and self.kernel_shape[0] == 1
 
+    def pad(self, image: np.ndarray, dtype=None) -> np.ndarray:
+        """A new zero-padded copy of ``image`` (``padded_shape``): a *valid* correlation over it is the output.
+
+        Parameters
+        ----------
+        image : array_like
+            The image, of ``image_shape`` (a 1-D signal may be given flat).
+        dtype : dtype, optional
+            Of the copy; the problem's dtype by default.
+        """
+        (top, left), (h, w) = self.pad_before, self.image_shape
+        padded = np.zeros(self.padded_shape, dtype or self.np_dtype)
+        padded[top : top + h, left : left + w] = np.asarray(image).reshape(self.image_shape)
+        return padded
+
     def input_bytes(self) -> int:
         """Bytes of image, kernel and output together (a lower bound on a case's memory)."""
         size = self.np_dtype.itemsize

@@ -5,7 +5,9 @@ and exposes its backend as ``BACKEND``. Third-party packages register through th
 entry-point group ``convbench.backends``; an entry point may name a backend
 object, a backend class, or a module with ``BACKEND``. A module that fails to
 import becomes an unavailable backend with the error as its reason: it never
-breaks import or a sweep.
+breaks import or a sweep. A plugin object that does not derive from
+:class:`BackendBase` but has the six required members is wrapped so that it
+gets the contract's defaults for everything else.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import importlib
 import pkgutil
 from importlib.metadata import entry_points
 
-from ._base import Backend
+from ._base import DEVICES, METHODS, Backend, BackendBase
 
 ENTRY_POINT_GROUP = "convbench.backends"
 
@@ -22,7 +24,10 @@ _registry: dict[str, Backend] = {}
 _discovered = False
 
 
-class UnavailableBackend:
+REQUIRED = ("name", "method", "device", "available", "supports", "prepare")
+
+
+class UnavailableBackend(BackendBase):
     """Stands in for a backend whose module or plugin could not be loaded."""
 
     def __init__(self, name: str, reason: str, method: str = "unknown", device: str = "unknown"):
@@ -38,6 +43,26 @@ class UnavailableBackend:
         raise RuntimeError(f"backend {self.name!r} is unavailable: {self._reason}")
 
 
+class _Adapted(BackendBase):
+    """A plugin object with the required members only, given the contract's defaults for the rest."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.name, self.method, self.device = inner.name, inner.method, inner.device
+
+    def available(self) -> tuple[bool, str]:
+        return self._inner.available()
+
+    def supports(self, problem) -> tuple[bool, str]:
+        return self._inner.supports(problem)
+
+    def prepare(self, problem, image, kernel):
+        prepared = self._inner.prepare(problem, image, kernel)
+        if not hasattr(prepared, "notes"):
+            prepared.notes = ""
+        return prepared
+
+
 def register(backend: Backend, *, replace: bool = False) -> Backend:
     """Add ``backend`` to the registry under ``backend.name``.
 
@@ -47,12 +72,14 @@ def register(backend: Backend, *, replace: bool = False) -> Backend:
         If the object lacks the contract's attributes, or the name is taken and
         ``replace`` is false.
     """
-    missing = [a for a in ("name", "method", "device", "available", "supports", "prepare") if not hasattr(backend, a)]
+    missing = [a for a in REQUIRED if not hasattr(backend, a)]
     if missing:
         raise ValueError(f"{backend!r} is not a backend: it lacks {', '.join(missing)}")
-    if backend.method not in ("direct", "fft", "unknown"):
+    if not isinstance(backend, BackendBase):
+        backend = _Adapted(backend)
+    if backend.method not in (*METHODS, "unknown"):
         raise ValueError(f"backend {backend.name!r} has method {backend.method!r}; acceptable: 'direct', 'fft'")
-    if backend.device not in ("cpu", "cuda", "unknown"):
+    if backend.device not in (*DEVICES, "unknown"):
         raise ValueError(f"backend {backend.name!r} has device {backend.device!r}; acceptable: 'cpu', 'cuda'")
     if backend.name in _registry and not replace:
         raise ValueError(f"a backend named {backend.name!r} is already registered")

@@ -1,4 +1,4 @@
-"""How to ask scipy.signal's correlate/convolve/fftconvolve for our output, and the peers' shared call.
+"""What the scipy peers share: the optional import, scipy's mode for ours, and the prepared call.
 
 For odd kernels scipy's 'same' centring equals ours; for an even kernel its
 'same' (that of ``scipy.signal.correlate``) is one sample off ours (that of
@@ -9,9 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import HostPrepared, check_inputs
+from ._base import BackendBase, PreparedBase, check_inputs
 from ._fft_geometry import output_window
+from ._optional import optional_import
 from ._problem import Problem
+
+signal = optional_import("scipy.signal")
+scipy_fft = optional_import("scipy.fft")
+
+
+class ScipyBackendBase(BackendBase):
+    """A scipy peer (``peers`` extra)."""
+
+    requires = ("scipy.signal", "scipy.fft")
+    install_hint = "pip install convbench[peers]"
 
 
 def scipy_mode(problem: Problem) -> tuple[str, tuple[slice, slice] | None, str]:
@@ -21,7 +32,7 @@ def scipy_mode(problem: Problem) -> tuple[str, tuple[slice, slice] | None, str]:
     return problem.mode, None, ""
 
 
-class ScipyPrepared(HostPrepared):
+class ScipyPrepared(PreparedBase):
     """What the scipy peers share: checked inputs, scipy's mode and our crop, the result in our dtype.
 
     Subclasses implement ``_compute()``, the scipy call on ``self.image`` and

@@ -12,21 +12,16 @@ import time
 
 import numpy as np
 
-from ._base import HostPrepared, check_inputs
+from ._base import PreparedBase, check_inputs
 from ._fft_geometry import convolution_kernel, fft_shape, output_window
-from ._gpu import SIMULATOR_REASON, simulator_active
+from ._gpu import GpuBackendBase
+from ._optional import optional_import
 from ._problem import Problem
 
-try:
-    import cupy
-except ImportError as exc:
-    cupy = None
-    _IMPORT_ERROR = str(exc)
-else:
-    _IMPORT_ERROR = ""
+cupy = optional_import("cupy")
 
 
-class _CupyFftPrepared(HostPrepared):
+class _CupyFftPrepared(PreparedBase):
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
         super().__init__()
         self.problem = problem
@@ -35,7 +30,7 @@ class _CupyFftPrepared(HostPrepared):
         self._window = output_window(problem)
         with self.stage("upload"):
             self._x = cupy.asarray(image)
-            self._k = cupy.asarray(np.ascontiguousarray(convolution_kernel(problem, kernel)))
+            self._k = cupy.asarray(np.array(convolution_kernel(problem, kernel), order="C", copy=True))
             cupy.cuda.Device().synchronize()
         with self.stage("plan"):  # first call builds and caches the cuFFT plans
             self()
@@ -57,31 +52,15 @@ class _CupyFftPrepared(HostPrepared):
         return cupy.asnumpy(self._out).astype(self.problem.np_dtype, copy=False)
 
 
-class CupyFftBackend:
+class CupyFftBackend(GpuBackendBase):
     """FFT convolution with CuPy (cuFFT), device-resident inputs."""
 
     name = "cupy-fft"
     method = "fft"
-    device = "cuda"
+    requires = ("cupy",)
 
-    def available(self) -> tuple[bool, str]:
-        if cupy is None:
-            return False, f"cupy is not installed (pip install convbench[cuda]): {_IMPORT_ERROR}"
-        if simulator_active():
-            return False, SIMULATOR_REASON
-        try:
-            if cupy.cuda.runtime.getDeviceCount() < 1:
-                return False, "no CUDA GPU"
-        except Exception as exc:  # no driver: cupy raises on the first runtime call
-            return False, f"no usable CUDA GPU: {exc}"
-        return True, ""
-
-    def supports(self, problem: Problem) -> tuple[bool, str]:
-        return True, ""
-
-    def transforms(self, problem: Problem) -> tuple[int, tuple[int, int]]:
-        """One transform of the cost-chosen padded shape (see ``kernels.transform_plan``)."""
-        return 1, fft_shape(problem)
+    def gpu_count(self) -> int:
+        return cupy.cuda.runtime.getDeviceCount()
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _CupyFftPrepared:
         return _CupyFftPrepared(problem, image, kernel)

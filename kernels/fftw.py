@@ -19,25 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import HostPrepared, check_inputs
+from ._base import PreparedBase, check_inputs
 from ._fft_geometry import convolution_kernel, fft_shape, output_window
+from ._fftw_planning import FftwBackendBase, make_plans, pyfftw
 from ._problem import Problem
 
-PLANNER_EFFORTS = ("FFTW_ESTIMATE", "FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE")
-DEFAULT_PLANNER = "FFTW_MEASURE"
 
-try:
-    import pyfftw
-
-    from . import _wisdom
-except ImportError as exc:
-    pyfftw = None
-    _IMPORT_ERROR = str(exc)
-else:
-    _IMPORT_ERROR = ""
-
-
-class _FftwPrepared(HostPrepared):
+class _FftwPrepared(PreparedBase):
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray, planner: str, cache_kernel: bool):
         super().__init__()
         self.problem = problem
@@ -54,15 +42,17 @@ class _FftwPrepared(HostPrepared):
             self._xs = pyfftw.empty_aligned(spectrum, cplx)
             self._ks = pyfftw.empty_aligned(spectrum, cplx)
             self._y = pyfftw.empty_aligned(shape, real)
-        with self.stage("plan"), _wisdom.planning():
-            common = dict(axes=(0, 1), threads=problem.threads)
-            self.plans = {
-                "forward_image": pyfftw.FFTW(self._x, self._xs, flags=(planner,), **common),
-                "forward_kernel": pyfftw.FFTW(self._k, self._ks, flags=(planner,), **common),
-                "inverse": pyfftw.FFTW(
-                    self._xs, self._y, direction="FFTW_BACKWARD", flags=(planner, "FFTW_DESTROY_INPUT"), **common
-                ),
-            }
+        with self.stage("plan"):
+            axes = (0, 1)
+            self.plans = make_plans(
+                {
+                    "forward_image": (self._x, self._xs, axes, False),
+                    "forward_kernel": (self._k, self._ks, axes, False),
+                    "inverse": (self._xs, self._y, axes, True),
+                },
+                planner,
+                problem.threads,
+            )
         # Measuring planners scribble over the buffers: the zero padding is set after planning.
         self._x[...] = 0
         self._k[...] = 0
@@ -87,29 +77,7 @@ class _FftwPrepared(HostPrepared):
         return self._window.copy()
 
 
-class PlannerOption:
-    """The ``planner`` option shared by the FFTW backends (``[backend_options.NAME] planner = ...``)."""
-
-    OPTIONS = {"planner": PLANNER_EFFORTS}
-    planner = DEFAULT_PLANNER
-
-    def configure(self, planner: str = DEFAULT_PLANNER) -> None:
-        """Set the planner effort (one of ``PLANNER_EFFORTS``) for later ``prepare`` calls."""
-        if planner not in PLANNER_EFFORTS:
-            raise ValueError(f"unknown planner effort {planner!r}; acceptable: {', '.join(PLANNER_EFFORTS)}")
-        self.planner = planner
-
-    def options(self) -> dict:
-        """The options in force, as rows and metadata record them."""
-        return {"planner": self.planner}
-
-    def available(self) -> tuple[bool, str]:
-        if pyfftw is None:
-            return False, f"pyfftw is not installed: {_IMPORT_ERROR}"
-        return True, ""
-
-
-class FftwBackend(PlannerOption):
+class FftwBackend(FftwBackendBase):
     """FFT convolution through planned pyFFTW real-to-complex transforms.
 
     Parameters
@@ -120,35 +88,13 @@ class FftwBackend(PlannerOption):
         Transform the kernel in ``prepare`` (fixed weights) instead of in every call.
     """
 
-    method = "fft"
-    device = "cpu"
-
     def __init__(self, name: str = "fftw", cache_kernel_spectrum: bool = False):
         self.name = name
         self.cache_kernel_spectrum = cache_kernel_spectrum
 
     def metadata(self) -> dict:
-        """Planner effort, spectrum caching, and what happened to the wisdom file."""
-        if pyfftw is None:
-            return {}
-        path = _wisdom.wisdom_path()
-        return {
-            "planner": self.planner,
-            "kernel_spectrum_cached": self.cache_kernel_spectrum,
-            # The file, not this process's state: with isolation, plans are made in a worker.
-            "wisdom": {
-                "path": str(path),
-                "exists": path.exists(),
-                "bytes": path.stat().st_size if path.exists() else 0,
-            },
-        }
-
-    def supports(self, problem: Problem) -> tuple[bool, str]:
-        return True, ""
-
-    def transforms(self, problem: Problem) -> tuple[int, tuple[int, int]]:
-        """One transform of the cost-chosen padded shape (see ``kernels.transform_plan``)."""
-        return 1, fft_shape(problem)
+        """Planner effort, wisdom file, and whether the kernel's spectrum is cached."""
+        return {**super().metadata(), "kernel_spectrum_cached": self.cache_kernel_spectrum}
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _FftwPrepared:
         return _FftwPrepared(problem, image, kernel, self.planner, self.cache_kernel_spectrum)

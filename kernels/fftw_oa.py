@@ -20,59 +20,14 @@ import math
 
 import numpy as np
 
-from ._base import HostPrepared, check_inputs
+from ._base import PreparedBase, check_inputs
 from ._fft_geometry import convolution_kernel, fast_lengths, length_penalty, output_window, predicted_cost
+from ._fftw_planning import FftwBackendBase, make_plans, pyfftw
 from ._problem import Problem
-from .fftw import PlannerOption
 
 # Per-element cost of scatter, product and overlap-add per block, in the units
 # of predicted_cost (about 20 per element for a 1024-point transform).
 _BLOCK_OVERHEAD = 4.0
-
-try:
-    import pyfftw
-    from numba import njit, prange
-
-    from . import _wisdom
-    from ._parallel import multiply_batch_into
-except ImportError:  # PlannerOption.available() gives the reason
-    pyfftw = None
-else:
-
-    @njit(parallel=True, boundscheck=False, cache=True)
-    def _scatter(image, blocks, bh, bw, per_row):
-        """Copy image block (i, j) into the corner of blocks[i * per_row + j]."""
-        h, w = image.shape
-        for n in prange(blocks.shape[0]):
-            r0 = (n // per_row) * bh
-            c0 = (n % per_row) * bw
-            rows = min(bh, h - r0)
-            cols = min(bw, w - c0)
-            for r in range(rows):
-                blocks[n, r, :cols] = image[r0 + r, c0 : c0 + cols]
-
-    @njit(parallel=True, boundscheck=False, cache=True)
-    def _overlap_add(results, full, bh, bw, per_row, kh, kw):
-        """full = sum of block results, each shifted to its block's origin.
-
-        Block rows overlap only their neighbours (bh >= kh - 1), so even and then
-        odd block rows run in parallel without two threads adding to one sample.
-        """
-        full[...] = 0
-        out_h, out_w = full.shape
-        block_rows = results.shape[0] // per_row
-        for parity in range(2):
-            for br in prange((block_rows - parity + 1) // 2):
-                i = 2 * br + parity
-                r0 = i * bh
-                rows = min(bh + kh - 1, out_h - r0)
-                for j in range(per_row):
-                    c0 = j * bw
-                    cols = min(bw + kw - 1, out_w - c0)
-                    block = results[i * per_row + j]
-                    for r in range(rows):
-                        full[r0 + r, c0 : c0 + cols] += block[r, :cols]
-
 
 @functools.lru_cache(maxsize=4096)
 def block_plan(image_shape, kernel_shape) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -103,9 +58,13 @@ def block_plan(image_shape, kernel_shape) -> tuple[tuple[int, int], tuple[int, i
     return (best[0][0], best[1][0]), (best[0][1], best[1][1])
 
 
-class _FftwOaPrepared(HostPrepared):
+class _FftwOaPrepared(PreparedBase):
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray, planner: str):
         super().__init__()
+        from ._overlap_add import overlap_add, scatter  # numba's: imported once available() said so
+        from ._parallel import multiply_batch_into
+
+        self._scatter, self._multiply, self._overlap_add = scatter, multiply_batch_into, overlap_add
         self.problem = problem
         self.image, kernel = check_inputs(problem, image, kernel)
         conv_kernel = np.ascontiguousarray(convolution_kernel(problem, kernel))
@@ -125,20 +84,16 @@ class _FftwOaPrepared(HostPrepared):
             self._k = pyfftw.zeros_aligned(shape, real)
             self._ks = pyfftw.empty_aligned(spectrum, cplx)
             self._full = np.empty(problem.full_shape, real)
-        with self.stage("plan"), _wisdom.planning():
-            threads = problem.threads
-            self.plans = {
-                "forward_blocks": pyfftw.FFTW(self._x, self._xs, axes=(1, 2), flags=(planner,), threads=threads),
-                "forward_kernel": pyfftw.FFTW(self._k, self._ks, axes=(0, 1), flags=(planner,), threads=threads),
-                "inverse_blocks": pyfftw.FFTW(
-                    self._xs,
-                    self._y,
-                    axes=(1, 2),
-                    direction="FFTW_BACKWARD",
-                    flags=(planner, "FFTW_DESTROY_INPUT"),
-                    threads=threads,
-                ),
-            }
+        with self.stage("plan"):
+            self.plans = make_plans(
+                {
+                    "forward_blocks": (self._x, self._xs, (1, 2), False),
+                    "forward_kernel": (self._k, self._ks, (0, 1), False),
+                    "inverse_blocks": (self._xs, self._y, (1, 2), True),
+                },
+                planner,
+                problem.threads,
+            )
         self._x[...] = 0  # planning scribbles; the blocks' padding stays zero from here on
         self._k[...] = 0
         np.multiply(conv_kernel, real.type(1.0 / (shape[0] * shape[1])), out=self._k[:kh, :kw])
@@ -146,26 +101,22 @@ class _FftwOaPrepared(HostPrepared):
         self._window = self._full[output_window(problem)]
 
     def __call__(self) -> None:
-        _scatter(self.image, self._x, self._bh, self._bw, self._per_row)
+        self._scatter(self.image, self._x, self._bh, self._bw, self._per_row)
         self.plans["forward_blocks"].execute()
         self.plans["forward_kernel"].execute()
-        multiply_batch_into(self._xs, self._ks)
+        self._multiply(self._xs, self._ks)
         self.plans["inverse_blocks"].execute()
-        _overlap_add(self._y, self._full, self._bh, self._bw, self._per_row, *self._kernel_shape)
+        self._overlap_add(self._y, self._full, self._bh, self._bw, self._per_row, *self._kernel_shape)
 
     def result(self) -> np.ndarray:
         return self._window.copy()
 
 
-class FftwOaBackend(PlannerOption):
+class FftwOaBackend(FftwBackendBase):
     """Overlap-add FFT convolution over image blocks, batched pyFFTW plans."""
 
     name = "fftw-oa"
-    method = "fft"
-    device = "cpu"
-
-    def supports(self, problem: Problem) -> tuple[bool, str]:
-        return True, ""
+    requires = ("pyfftw", "numba")  # its block loops are numba's
 
     def transforms(self, problem: Problem) -> tuple[int, tuple[int, int]]:
         """One transform per image block, of the block plan's padded shape (see ``kernels.transform_plan``)."""

@@ -11,26 +11,18 @@ are in ``_direct_loops``.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from ._base import HostPrepared, check_inputs
+from ._base import BackendBase, PreparedBase, check_inputs
+from ._direct_loops import bind_valid_correlation, warm_up
+from ._padded import PaddedCorrelation
+from ._parallel import parallel_copy
 from ._placement import empty_apart_from
 from ._problem import Problem, effective_kernel
 
-try:
-    import numba
 
-    from ._direct_loops import bind_valid_correlation, warm_up
-    from ._padded import PaddedCorrelation
-    from ._parallel import parallel_copy
-except ImportError as exc:  # pragma: no cover - numba is a core dependency
-    numba = None
-    _IMPORT_ERROR = str(exc)
-else:
-    _IMPORT_ERROR = ""
-
-
-class _NumbaCpuPrepared(HostPrepared):
+class _NumbaCpuPrepared(PreparedBase):
     """Three ways to the output, all padding outside the hot loop:
 
     * ``valid``: the loops run on the image itself;
@@ -81,17 +73,12 @@ class _NumbaCpuPrepared(HostPrepared):
         return self._out.copy()
 
 
-class NumbaCpuBackend:
+class NumbaCpuBackend(BackendBase):
     """Direct loops on the CPU, ``numba.njit(parallel=True)`` with ``prange``."""
 
     name = "numba-cpu"
     method = "direct"
     device = "cpu"
-
-    def available(self) -> tuple[bool, str]:
-        if numba is None:
-            return False, f"numba is not installed: {_IMPORT_ERROR}"
-        return True, ""
 
     def supports(self, problem: Problem) -> tuple[bool, str]:
         limit = numba.config.NUMBA_NUM_THREADS

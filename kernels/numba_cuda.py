@@ -20,20 +20,16 @@ import time
 
 import numpy as np
 
-from ._base import HostPrepared, check_inputs
-from ._gpu import SIMULATOR_REASON, simulator_active
+from ._base import PreparedBase, check_inputs
+from ._gpu import GpuBackendBase
+from ._optional import optional_import
 from ._problem import Problem, effective_kernel
 
 TILE_H = 16
 TILE_W = 16
 
-try:
-    from numba import cuda
-except ImportError as exc:  # numba without its CUDA target
-    cuda = None
-    _IMPORT_ERROR = str(exc)
-else:
-    _IMPORT_ERROR = ""
+cuda = optional_import("numba.cuda")
+if cuda is not None:
 
     @cuda.jit
     def _corr_valid_tiled(x, w, out, zero):
@@ -68,19 +64,25 @@ else:
             out[i, j] = acc
 
 
-class _NumbaCudaPrepared(HostPrepared):
+def host_weights(problem: Problem, kernel: np.ndarray) -> np.ndarray:
+    """The effective kernel as a fresh C-ordered array, ready to upload.
+
+    Not ``np.ascontiguousarray``: numpy flags a one-element array contiguous
+    whatever its strides, so a flipped 1x1 kernel kept its negative strides and
+    numba-cuda's ``to_device`` rejected it.
+    """
+    return np.array(effective_kernel(problem.op, kernel), order="C", copy=True)
+
+
+class _NumbaCudaPrepared(PreparedBase):
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
         super().__init__()
         self.problem = problem
         image, kernel = check_inputs(problem, image, kernel)
         dtype = problem.np_dtype
-        (top, left), (h, w) = problem.pad_before, problem.image_shape
-        padded = np.zeros(problem.padded_shape, dtype)
-        padded[top : top + h, left : left + w] = image
-        weights = np.ascontiguousarray(effective_kernel(problem.op, kernel))
         with self.stage("upload"):
-            self._x = cuda.to_device(padded)
-            self._w = cuda.to_device(weights)
+            self._x = cuda.to_device(problem.pad(image))
+            self._w = cuda.to_device(host_weights(problem, kernel))
             self._out = cuda.device_array(problem.out_shape, dtype)
             cuda.synchronize()
         self._zero = dtype.type(0)
@@ -106,24 +108,15 @@ class _NumbaCudaPrepared(HostPrepared):
         return self._out.copy_to_host()
 
 
-class NumbaCudaBackend:
+class NumbaCudaBackend(GpuBackendBase):
     """Direct loops as Numba CUDA kernels: shared-memory tiles with halos."""
 
     name = "numba-cuda"
     method = "direct"
-    device = "cuda"
+    requires = ("numba.cuda",)
 
-    def available(self) -> tuple[bool, str]:
-        if cuda is None:
-            return False, f"numba's CUDA target is missing (pip install convbench[cuda]): {_IMPORT_ERROR}"
-        if simulator_active():
-            return False, SIMULATOR_REASON
-        try:
-            if not cuda.is_available():
-                return False, "no CUDA GPU or driver (numba.cuda.is_available() is False)"
-        except Exception as exc:  # a broken driver must not break the registry
-            return False, f"CUDA driver error: {exc}"
-        return True, ""
+    def gpu_count(self) -> int:
+        return len(cuda.gpus) if cuda.is_available() else 0
 
     def supports(self, problem: Problem) -> tuple[bool, str]:
         kh, kw = problem.kernel_shape

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import HostPrepared, check_inputs
+from ._base import BackendBase, PreparedBase, check_inputs
 from ._fft_geometry import convolution_kernel, fft_shape, output_window
 from ._problem import Problem
 
 
-class _NumpyFftPrepared(HostPrepared):
+class _NumpyFftPrepared(PreparedBase):
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
         super().__init__()
         self.problem = problem
@@ -34,22 +34,11 @@ class _NumpyFftPrepared(HostPrepared):
         return np.array(self._out, dtype=self.problem.np_dtype)
 
 
-class NumpyFftBackend:
+class NumpyFftBackend(BackendBase):
     """FFT convolution with ``numpy.fft.rfft2``/``irfft2``; always available, single-threaded."""
 
     name = "numpy-fft"
     method = "fft"
-    device = "cpu"
-
-    def available(self) -> tuple[bool, str]:
-        return True, ""
-
-    def supports(self, problem: Problem) -> tuple[bool, str]:
-        return True, ""
-
-    def transforms(self, problem: Problem) -> tuple[int, tuple[int, int]]:
-        """One transform of the cost-chosen padded shape (see ``kernels.transform_plan``)."""
-        return 1, fft_shape(problem)
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _NumpyFftPrepared:
         return _NumpyFftPrepared(problem, image, kernel)

@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import HostPrepared, check_inputs
+from ._base import BackendBase, PreparedBase, check_inputs
+from ._optional import optional_import
 from ._problem import Problem, effective_kernel
 
-try:
-    import cv2
-except ImportError as exc:
-    cv2 = None
-    _IMPORT_ERROR = str(exc)
-else:
-    _IMPORT_ERROR = ""
+cv2 = optional_import("cv2")
 
 
-class _OpenCvPrepared(HostPrepared):
+class _OpenCvPrepared(PreparedBase):
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
         super().__init__()
         self.problem = problem
@@ -57,20 +52,13 @@ class _OpenCvPrepared(HostPrepared):
         return np.array(self._out, dtype=self.problem.np_dtype)
 
 
-class OpenCvBackend:
+class OpenCvBackend(BackendBase):
     """``cv2.filter2D`` with anchor and border per mode; ``threads`` through ``cv2.setNumThreads``."""
 
     name = "opencv"
     method = "direct"
-    device = "cpu"
-
-    def available(self) -> tuple[bool, str]:
-        if cv2 is None:
-            return False, f"opencv-python-headless is not installed (pip install convbench[peers]): {_IMPORT_ERROR}"
-        return True, ""
-
-    def supports(self, problem: Problem) -> tuple[bool, str]:
-        return True, ""
+    requires = ("cv2",)
+    install_hint = "pip install convbench[peers] (opencv-python-headless)"
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _OpenCvPrepared:
         return _OpenCvPrepared(problem, image, kernel)

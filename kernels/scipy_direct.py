@@ -11,15 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._problem import Problem
-from ._scipy_modes import ScipyPrepared
-
-try:
-    from scipy import signal
-except ImportError as exc:
-    signal = None
-    _IMPORT_ERROR = str(exc)
-else:
-    _IMPORT_ERROR = ""
+from ._scipy_modes import ScipyBackendBase, ScipyPrepared, signal
 
 
 class _ScipyDirectPrepared(ScipyPrepared):
@@ -34,20 +26,11 @@ class _ScipyDirectPrepared(ScipyPrepared):
         return self._function(self.image, self.kernel, mode=self._mode, method="direct")
 
 
-class ScipyDirectBackend:
+class ScipyDirectBackend(ScipyBackendBase):
     """scipy.signal's direct (non-FFT) correlation and convolution."""
 
     name = "scipy-direct"
     method = "direct"
-    device = "cpu"
-
-    def available(self) -> tuple[bool, str]:
-        if signal is None:
-            return False, f"scipy is not installed (pip install convbench[peers]): {_IMPORT_ERROR}"
-        return True, ""
-
-    def supports(self, problem: Problem) -> tuple[bool, str]:
-        return True, ""
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _ScipyDirectPrepared:
         return _ScipyDirectPrepared(problem, image, kernel)

@@ -10,16 +10,7 @@ import numpy as np
 
 from ._fft_geometry import convolution_kernel
 from ._problem import Problem
-from ._scipy_modes import ScipyPrepared
-
-try:
-    import scipy.fft
-    from scipy import signal
-except ImportError as exc:
-    signal = None
-    _IMPORT_ERROR = str(exc)
-else:
-    _IMPORT_ERROR = ""
+from ._scipy_modes import ScipyBackendBase, ScipyPrepared, scipy_fft, signal
 
 
 class _ScipyFftPrepared(ScipyPrepared):
@@ -28,24 +19,15 @@ class _ScipyFftPrepared(ScipyPrepared):
         self.kernel = convolution_kernel(problem, self.kernel)
 
     def _compute(self) -> np.ndarray:
-        with scipy.fft.set_workers(self.problem.threads):
+        with scipy_fft.set_workers(self.problem.threads):
             return signal.fftconvolve(self.image, self.kernel, mode=self._mode)
 
 
-class ScipyFftBackend:
+class ScipyFftBackend(ScipyBackendBase):
     """scipy.signal.fftconvolve with ``threads`` pocketfft workers."""
 
     name = "scipy-fft"
     method = "fft"
-    device = "cpu"
-
-    def available(self) -> tuple[bool, str]:
-        if signal is None:
-            return False, f"scipy is not installed (pip install convbench[peers]): {_IMPORT_ERROR}"
-        return True, ""
-
-    def supports(self, problem: Problem) -> tuple[bool, str]:
-        return True, ""
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _ScipyFftPrepared:
         return _ScipyFftPrepared(problem, image, kernel)

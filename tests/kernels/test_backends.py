@@ -1,5 +1,7 @@
 """Every available backend against the float64 reference, the worked examples and the identities."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -7,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import kernels
-from harness.accuracy import TOLERANCE, reference
+from harness.measure.reference import TOLERANCE, reference
 from kernels import Problem, convolve, correlate, get_backend
 
 AVAILABLE = sorted(name for name, b in kernels.backends().items() if b.available()[0])
@@ -22,9 +24,33 @@ SHAPES = [
 ]
 
 
+# Peers and the distribution that brings each: installed means it must run, never drop out of AVAILABLE.
+PEERS = {"opencv": "opencv-python-headless", "scipy-direct": "scipy", "scipy-fft": "scipy"}
+
+
 def test_builtin_backends_are_registered_and_available():
     for name in BUILTIN:
         assert name in AVAILABLE, kernels.get_backend(name).available()
+
+
+@pytest.mark.parametrize("name, distribution", sorted(PEERS.items()))
+def test_an_installed_peer_is_available(name, distribution):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version(distribution)
+    except PackageNotFoundError:
+        pytest.skip(f"{distribution} is not installed (the peers extra)")
+    assert name in AVAILABLE, kernels.get_backend(name).available()
+
+
+def test_every_cpu_backend_whose_packages_import_is_available():
+    for name, backend in kernels.backends().items():
+        # A module that fails to import becomes an UnavailableBackend: never for ours, whatever is missing.
+        assert not isinstance(backend, kernels.UnavailableBackend), backend.available()
+        if backend.device == "cpu" and name not in AVAILABLE:
+            missing = [m for m in backend.requires if importlib.util.find_spec(m.split(".")[0]) is None]
+            assert missing, f"{name} has its packages yet is unavailable: {backend.available()[1]}"
 
 
 @pytest.mark.parametrize("backend", AVAILABLE)

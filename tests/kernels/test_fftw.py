@@ -13,13 +13,26 @@ def test_wisdom_round_trips_through_the_cache_dir(tmp_path, monkeypatch):
     from kernels import _wisdom
 
     monkeypatch.setenv("CONVBENCH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_wisdom, "_loaded", False)
+    pyfftw.forget_wisdom()
     problem = Problem("corr", "same", (40, 40), (5, 5), "float32", 1)
-    get_backend("fftw").prepare(problem, np.zeros((40, 40)), np.zeros((5, 5)))
+    prepared = get_backend("fftw").prepare(problem, np.zeros((40, 40)), np.zeros((5, 5)))
     _wisdom.save()
     path = _wisdom.wisdom_path()
     assert path.parent == tmp_path
-    wisdom = pickle.loads(path.read_bytes())
-    assert len(wisdom) == 3 and any(len(w) for w in wisdom)
+
+    def plan_from_wisdom_only():
+        a = pyfftw.empty_aligned(prepared.fft_shape, "float32")
+        b = pyfftw.empty_aligned((prepared.fft_shape[0], prepared.fft_shape[1] // 2 + 1), "complex64")
+        pyfftw.FFTW(a, b, axes=(0, 1), flags=("FFTW_MEASURE", "FFTW_WISDOM_ONLY"))
+
+    pyfftw.forget_wisdom()
+    with pytest.raises(RuntimeError):  # no wisdom: FFTW refuses to plan
+        plan_from_wisdom_only()
+    monkeypatch.setattr(_wisdom, "_loaded", False)
+    _wisdom.load_once()  # what the next process does before its first plan
+    plan_from_wisdom_only()
+    assert len(pickle.loads(path.read_bytes())[1]) > 0  # single-precision wisdom, as planned
 
 
 def test_cached_spectrum_variant_times_only_the_image_transform():

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from harness.accuracy import reference
+from harness.measure.reference import reference
 from kernels import Problem, get_backend
 from kernels._gpu import SIMULATOR_REASON
 
@@ -47,7 +47,7 @@ def test_simulator_is_not_offered_to_sweeps():
 
 
 def test_gpu_metadata_says_why_there_are_no_numbers():
-    from harness.gpu import collect_gpu, measure_gpu_peaks
+    from harness.machine.gpu import collect_gpu, measure_gpu_peaks
 
     if SIMULATED:
         assert collect_gpu() == {"available": False, "reason": SIMULATOR_REASON}

@@ -1,6 +1,7 @@
 """A convbench plugin: a plain numpy direct backend, and two that misbehave on purpose.
 
-This file is also the template of README's "Add a backend" section.
+This file is also the template of README's "Add a backend" section: a backend
+subclasses ``BackendBase`` and writes only what is particular to it.
 """
 
 import ctypes
@@ -8,10 +9,10 @@ import time
 
 import numpy as np
 
-from kernels import HostPrepared, Problem, check_inputs, effective_kernel
+from kernels import BackendBase, PreparedBase, Problem, check_inputs, effective_kernel
 
 
-class _Prepared(HostPrepared):
+class _Prepared(PreparedBase):
     def __init__(self, problem: Problem, image, kernel):
         super().__init__()
         self.problem = problem
@@ -19,7 +20,7 @@ class _Prepared(HostPrepared):
         self.kernel = effective_kernel(problem.op, kernel)
         (top, left), (h, w) = problem.pad_before, problem.image_shape
         with self.stage("alloc"):
-            self.padded = np.zeros(problem.padded_shape, problem.np_dtype)
+            self.padded = problem.pad(self.image)
             self.interior = self.padded[top : top + h, left : left + w]
             self.out = np.empty(problem.out_shape, problem.np_dtype)
 
@@ -35,14 +36,8 @@ class _Prepared(HostPrepared):
         return self.out.copy()
 
 
-class DemoBackend:
+class DemoBackend(BackendBase):
     name, method, device = "demo-direct", "direct", "cpu"
-
-    def available(self):
-        return True, ""
-
-    def supports(self, problem):
-        return True, ""
 
     def prepare(self, problem, image, kernel):
         return _Prepared(problem, image, kernel)
