@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from harness import Case, Timing, run_case
+import pandas as pd
+
+from harness.analyse.derived import add_rates
+from harness.measure.case import run_case
+from harness.plan.cases import Case, Timing
+from harness.sweep.threads import apply_thread_settings
 from kernels import Problem
+
+# The bench scripts are entry points: thread settings before numba's pool starts.
+apply_thread_settings()
 
 
 def rows_by_backend(problem: Problem, backends: list[str], timing: Timing) -> dict[str, dict]:
-    """Run ``problem`` once on ``backends`` (interleaved by the harness); stop with its reason if any fails."""
+    """Run ``problem`` once on ``backends`` (interleaved by the harness), with ``gflops``; stop if any fails."""
     out = {}
-    for row in run_case(Case(problem), backends, timing):
+    for row in add_rates(pd.DataFrame(run_case(Case(problem), backends, timing))).to_dict("records"):
         if row["status"] != "ok":
             raise SystemExit(f"{row['backend']} {problem}: {row['status']} {row['reason']}")
         out[row["backend"]] = row

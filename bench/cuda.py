@@ -12,9 +12,10 @@ Every number is from CUDA events around device-resident work.
 
 from __future__ import annotations
 
+from harness.gpu import collect_gpu, measure_gpu_peaks
+
 import harness  # noqa: F401  (thread settings)
 from harness import Case, Timing, make_inputs, run_case
-from harness.gpu import collect_gpu, measure_gpu_peaks
 from kernels import Problem, get_backend
 
 TIMING = Timing(samples=7, warmup=3, min_sample_seconds=0.02, max_case_seconds=0)

@@ -23,13 +23,12 @@ import argparse
 
 import numba
 import numpy as np
-from _runs import rows_by_backend
+from _runs import rows_by_backend  # first: applies the thread settings
 
-import harness  # noqa: F401  (thread settings before numba starts)
-from harness import Timing
-from harness.peak import measure_matmul_gflops
-from harness.timing import calibrate_loops, time_call
-from kernels import HostPrepared, Problem
+from harness.machine.peaks import measure_matmul_gflops
+from harness.measure.timing import calibrate_loops, time_call
+from harness.plan.cases import Timing
+from kernels import PreparedBase, Problem
 from kernels._parallel import parallel_copy
 
 TIMING = Timing(samples=7, warmup=2, min_sample_seconds=0.02, max_case_seconds=0)
@@ -57,7 +56,7 @@ def _best_alternating(problems: list[Problem], backends: list[str]) -> list[dict
     return best
 
 
-class _ParallelCopy(HostPrepared):
+class _ParallelCopy(PreparedBase):
     """``parallel_copy`` of a size x size float32 image, as a prepared case the harness's timer can run."""
 
     def __init__(self, size: int):

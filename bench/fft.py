@@ -19,10 +19,9 @@ import sys
 import tempfile
 import time
 
-from _runs import rows_by_backend
+from _runs import rows_by_backend  # first: applies the thread settings
 
-import harness  # noqa: F401  (thread settings before numba starts)
-from harness import Timing
+from harness.plan.cases import Timing
 from kernels import Problem, get_backend
 
 TIMING = Timing(samples=7, warmup=2, min_sample_seconds=0.02, max_case_seconds=0)
@@ -31,7 +30,8 @@ SIZES, KERNELS = (512, 1024, 2048), (15, 31, 63)
 _PLAN_CHILD = """
 import json, sys
 import numpy as np
-import harness
+from harness.sweep.threads import apply_thread_settings
+apply_thread_settings()
 from kernels import Problem, get_backend
 total = 0.0
 for n, k in json.loads(sys.argv[1]):

@@ -1,82 +1,57 @@
-# ruff: noqa: E402  (the thread settings must be applied before the imports below)
-"""convbench harness: everything that is not a kernel.
+"""convbench harness: everything that is not a kernel, in stages.
 
-Config -> cases -> runner (inputs, reference, prepare, verify, time) -> store
-(journal, Parquet, metadata) -> model (cost models, crossovers) -> plots, summary,
-report, chooser and comparisons.
+Data flows one way, ``configs/*.toml -> plan -> sweep -> measure -> store ->
+analyse -> present``, and each stage is a folder:
+
+- ``schema``, ``errors``: what a row is; the errors a user can act on;
+- ``machine/``: CPU and GPU metadata, free memory, measured peak rates;
+- ``plan/``: a config validated and expanded into cases; seeded inputs;
+- ``measure/``: one case in one process: budget, reference, verify, time;
+- ``store/``: the journal, the Parquet table and its metadata, archive, lock;
+- ``analyse/``: derived columns, cost models, crossovers, chooser, comparisons;
+- ``sweep/``: the orchestration of a whole sweep, the worker process, threads;
+- ``present/``: plots, summary tables, report.md;
+- ``cli/``: one module per command.
+
+Each imports only those listed before it (the sweep drives measure and store,
+and derives the rate columns with analyse before it writes the table).
+Importing ``harness`` loads none of them and changes nothing in the process:
+the names below are loaded on first use.
 """
 
-from .environment import apply_thread_settings
+from __future__ import annotations
 
-apply_thread_settings()  # before anything can start numba's OpenMP pool
+import importlib
 
-from .accuracy import TOLERANCE, check_result, error_metrics, reference
-from .chooser import choice_quality, choose, predict_times, validate_choices
-from .compare import Comparison, compare, mann_whitney
-from .config import Case, SweepConfig, Timing, load_config, parse_config
-from .errors import UsageError
-from .inputs import DISTRIBUTIONS, make_inputs
-from .metadata import collect_metadata
-from .model import (
-    CostModel,
-    best_by_method,
-    complexity_fit,
-    crossover_curve,
-    crossover_table,
-    crossovers,
-    fit_crossover_constant,
-    fit_models,
-    model_table,
-    predicted_crossover,
-)
-from .plots import plot_all, plot_crossover, plot_model, plot_times, plot_winner
-from .report import write_report
-from .runner import SweepResult, run_case, run_sweep
-from .store import COLUMNS, load_results, read_journal, read_metadata
+_EXPORTS = {
+    "SCHEMA_VERSION": "schema",
+    "UsageError": "errors",
+    "StorageError": "errors",
+    "Case": "plan.cases",
+    "Timing": "plan.cases",
+    "load_config": "plan.config",
+    "parse_config": "plan.config",
+    "make_inputs": "plan.inputs",
+    "run_case": "measure.case",
+    "run_sweep": "sweep.orchestrate",
+    "load_results": "store.tables",
+    "read_metadata": "store.tables",
+    "choose": "analyse.chooser",
+    "compare": "analyse.compare",
+    "plot_all": "present.plots",
+    "write_report": "present.report",
+}
 
-__all__ = [
-    "COLUMNS",
-    "Case",
-    "Comparison",
-    "CostModel",
-    "DISTRIBUTIONS",
-    "SweepConfig",
-    "SweepResult",
-    "TOLERANCE",
-    "Timing",
-    "UsageError",
-    "apply_thread_settings",
-    "best_by_method",
-    "check_result",
-    "choice_quality",
-    "choose",
-    "collect_metadata",
-    "compare",
-    "complexity_fit",
-    "crossover_curve",
-    "crossover_table",
-    "crossovers",
-    "error_metrics",
-    "fit_crossover_constant",
-    "fit_models",
-    "load_config",
-    "load_results",
-    "make_inputs",
-    "mann_whitney",
-    "model_table",
-    "parse_config",
-    "plot_all",
-    "plot_crossover",
-    "plot_model",
-    "plot_times",
-    "plot_winner",
-    "predict_times",
-    "predicted_crossover",
-    "read_journal",
-    "read_metadata",
-    "reference",
-    "run_case",
-    "run_sweep",
-    "validate_choices",
-    "write_report",
-]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    value = vars(importlib.import_module(f".{_EXPORTS[name]}", __name__))[name]
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,20 +1,23 @@
-"""The error a user caused: the CLI prints its message on one line and exits with code 2."""
+"""The errors a user can act on: the CLI prints their message on one line, no traceback.
+
+``UsageError`` (exit code 2) is bad input: a config, an argument, a path.
+``StorageError`` (exit code 1) is a results directory that stopped taking
+writes (a full disk, a lost mount): nothing the user typed was wrong, and
+every case finished before it is saved.
+"""
 
 from __future__ import annotations
 
-import difflib
+from kernels._messages import allowed_list, nearest  # noqa: F401  (one wording for kernels and harness)
 
 
 class UsageError(Exception):
     """Bad input from the user (config, arguments, paths): one clear line, no traceback."""
 
-
-def nearest(word: str, allowed) -> str:
-    """A ' (did you mean X?)' hint naming the closest allowed word, or ''."""
-    close = difflib.get_close_matches(str(word), [str(a) for a in allowed], n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    exit_code = 2
 
 
-def allowed_list(values) -> str:
-    """Values quoted and comma-separated, for messages that list what is allowed."""
-    return ", ".join(repr(v) for v in values)
+class StorageError(Exception):
+    """Results could not be written (disk full, I/O error); what was saved before is intact."""
+
+    exit_code = 1

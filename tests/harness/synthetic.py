@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from kernels import Problem, get_backend, transform_plan
+from kernels import Problem, get_backend
 
 DIRECT_A, DIRECT_B = 1e-10, 5e-6  # seconds per multiply-add, per call
 FFT_C, FFT_D = 2e-9, 3e-5  # seconds per P log2 P, per call
@@ -19,7 +19,7 @@ def direct_law(problem: Problem) -> float:
 
 
 def fft_law(problem: Problem, backend: str = "fftw") -> float:
-    count, shape = transform_plan(get_backend(backend), problem)
+    count, shape = get_backend(backend).transforms(problem)
     size = math.prod(shape)
     return FFT_C * count * size * math.log2(size) + FFT_D
 
@@ -66,7 +66,7 @@ def synthetic_run(images, kernels, laws=LAWS, *, mode="same", op="corr", dtype="
                     fft_blocks=np.nan,
                 )
                 if method == "fft":
-                    count, shape = transform_plan(get_backend(backend), problem)
+                    count, shape = get_backend(backend).transforms(problem)
                     row.update(fft_h=shape[0], fft_w=shape[1], fft_blocks=count)
                 rows.append(row)
     return pd.DataFrame(rows)

@@ -1,0 +1,209 @@
+"""Compare two runs case by case: speedup, significance on the stored samples, geometric mean.
+
+For machines, versions, or a new backend against an old one. Cases are matched
+on their identity (backend and the case columns of :mod:`harness.schema`,
+input seed included); with a
+backend pair, backend A of the first run is matched against backend B of the
+second (which may be the same run). Significance is a two-sided Mann-Whitney U
+test on the raw per-call samples each row stores (``samples_s``): exact when
+the samples have no ties and are few, the normal approximation with tie
+correction otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..schema import CASE_COLUMNS
+
+KEYS = ["backend", *CASE_COLUMNS]
+ALPHA = 0.05
+_EXACT_LIMIT = 400  # n_a * n_b up to which the exact null distribution is enumerated
+
+
+def _ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mid-ranks (1-based, ties averaged) and the sizes of the tie groups."""
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values))
+    sorted_values = values[order]
+    ties = []
+    i = 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and sorted_values[j + 1] == sorted_values[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        ties.append(j - i + 1)
+        i = j + 1
+    return ranks, np.asarray(ties)
+
+
+def mann_whitney(a, b) -> tuple[float, float]:
+    """Two-sided Mann-Whitney U test of two samples.
+
+    Returns
+    -------
+    (u, p) : tuple of float
+        ``u`` is the statistic of the first sample (pairs with ``a > b``, ties
+        counting one half); ``p`` the two-sided p-value.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    m, n = len(a), len(b)
+    if m == 0 or n == 0:
+        return float("nan"), float("nan")
+    ranks, ties = _ranks(np.concatenate([a, b]))
+    u = float(ranks[:m].sum() - m * (m + 1) / 2)
+    if (ties == 1).all() and m * n <= _EXACT_LIMIT:
+        counts = _u_distribution(m, n)
+        total = counts.sum()
+        k = int(round(u))
+        p = 2 * min(counts[: k + 1].sum(), counts[k:].sum()) / total
+        return u, float(min(1.0, p))
+    mean = m * n / 2
+    total = m + n
+    var = m * n / 12 * ((total + 1) - np.sum(ties**3 - ties) / (total * (total - 1)))
+    if var <= 0:
+        return u, 1.0
+    z = (abs(u - mean) - 0.5) / math.sqrt(var)
+    return u, float(min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2))))
+
+
+def _u_distribution(m: int, n: int) -> np.ndarray:
+    """Number of orderings giving each value of U for sample sizes (m, n), with no ties.
+
+    The classic recursion: the largest of the m + n values belongs to the first
+    sample (it then beats all n of the second: U - n on the rest) or to the second.
+    """
+    # dist[j] holds the counts for sizes (i, j) as i grows.
+    dist = [np.array([1.0]) for _ in range(n + 1)]  # i = 0: U = 0 in one way
+    for i in range(1, m + 1):
+        new = [np.array([1.0])]  # j = 0
+        for j in range(1, n + 1):
+            counts = np.zeros(i * j + 1)
+            first = dist[j]  # largest from sample 1: U = n_j + U(i-1, j)
+            counts[j : j + len(first)] += first
+            second = new[j - 1]  # largest from sample 2: U(i, j-1)
+            counts[: len(second)] += second
+            new.append(counts)
+        dist = new
+    return dist[n]
+
+
+@dataclass
+class Comparison:
+    """Per-case table and summary of :func:`compare`."""
+
+    cases: pd.DataFrame
+    only_a: int
+    only_b: int
+    label_a: str
+    label_b: str
+
+    def summary(self) -> dict:
+        """Geometric-mean speedup (with a bootstrap 95 % interval over cases) and verdict counts."""
+        speedup = self.cases["speedup"].to_numpy(float)
+        speedup = speedup[np.isfinite(speedup) & (speedup > 0)]
+        out = {"cases": int(len(self.cases)), "only_a": self.only_a, "only_b": self.only_b}
+        out.update(self.cases["verdict"].value_counts().to_dict() if len(self.cases) else {})
+        if speedup.size:
+            logs = np.log(speedup)
+            rng = np.random.default_rng(0)
+            boot = rng.choice(logs, size=(2000, logs.size), replace=True).mean(axis=1)
+            out.update(
+                geomean_speedup=float(np.exp(logs.mean())),
+                geomean_low=float(np.exp(np.quantile(boot, 0.025))),
+                geomean_high=float(np.exp(np.quantile(boot, 0.975))),
+            )
+        return out
+
+
+def _samples(values) -> np.ndarray:
+    if values is None or (isinstance(values, float) and math.isnan(values)):
+        return np.array([])
+    return np.asarray(values, dtype=float)
+
+
+def _per_case(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    ok = frame[frame["status"] == "ok"]
+    records = []
+    for key, part in ok.groupby(keys, sort=True):
+        samples = np.concatenate([_samples(s) for s in part["samples_s"]]) if "samples_s" in part else np.array([])
+        records.append(
+            dict(
+                zip(keys, key if isinstance(key, tuple) else (key,)),
+                backend=part["backend"].iloc[0],
+                median_s=float(np.median(samples)) if samples.size else float(part["median_s"].median()),
+                samples=samples,
+            )
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def compare(
+    frame_a: pd.DataFrame,
+    frame_b: pd.DataFrame,
+    *,
+    backend_a: str | None = None,
+    backend_b: str | None = None,
+    ignore: tuple[str, ...] = (),
+    alpha: float = ALPHA,
+    labels: tuple[str, str] = ("A", "B"),
+) -> Comparison:
+    """Match the successful rows of two runs and compare their times case by case.
+
+    Parameters
+    ----------
+    frame_a, frame_b : pandas.DataFrame
+        Results tables (``harness.load_results``).
+    backend_a, backend_b : str, optional
+        Compare this backend of run A with that one of run B (both or neither).
+    ignore : tuple of str
+        Identity columns not to match on, e.g. ``("threads",)`` across machines.
+    alpha : float
+        Significance level of the verdicts.
+
+    Returns
+    -------
+    Comparison
+        ``cases`` has per matched case ``median_a``, ``median_b``, ``speedup``
+        (``median_a / median_b``: above 1 means B is faster), ``p_value`` and
+        ``verdict`` ("faster", "slower": B against A, significant at ``alpha``;
+        "same"; or "no samples").
+    """
+    if (backend_a is None) != (backend_b is None):
+        raise ValueError("give both backends of the pair, or neither")
+    keys = [k for k in KEYS if k not in ignore]
+    if backend_a is not None:
+        frame_a = frame_a[frame_a["backend"] == backend_a]
+        frame_b = frame_b[frame_b["backend"] == backend_b]
+        keys = [k for k in keys if k != "backend"]
+    a, b = _per_case(frame_a, keys), _per_case(frame_b, keys)
+    if a.empty or b.empty:
+        cases = pd.DataFrame(columns=keys + ["backend_a", "backend_b", "median_a", "median_b", "speedup", "p_value"])
+        return Comparison(cases.assign(verdict=[]), len(a), len(b), *labels)
+    merged = a.merge(b, on=keys, how="outer", suffixes=("_a", "_b"), indicator=True)
+    both = merged[merged["_merge"] == "both"].copy()
+    if "backend_a" not in both:
+        both["backend_a"] = both["backend_b"] = both["backend"]
+    p_values, verdicts = [], []
+    for sa, sb, ma, mb in zip(both["samples_a"], both["samples_b"], both["median_s_a"], both["median_s_b"]):
+        if len(sa) < 2 or len(sb) < 2:
+            p_values.append(float("nan"))
+            verdicts.append("no samples")
+            continue
+        _, p = mann_whitney(sa, sb)
+        p_values.append(p)
+        verdicts.append("same" if p >= alpha else "faster" if mb < ma else "slower")
+    both = both.rename(columns={"median_s_a": "median_a", "median_s_b": "median_b"})
+    both["speedup"] = both["median_a"] / both["median_b"]
+    both["p_value"] = p_values
+    both["verdict"] = verdicts
+    columns = [k for k in keys if k != "backend"] + ["backend_a", "backend_b", "median_a", "median_b", "speedup"]
+    cases = both[columns + ["p_value", "verdict"]].reset_index(drop=True)
+    only_a = int((merged["_merge"] == "left_only").sum())
+    only_b = int((merged["_merge"] == "right_only").sum())
+    return Comparison(cases, only_a, only_b, *labels)

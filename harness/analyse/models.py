@@ -1,0 +1,250 @@
+"""Cost models per backend, computed from a results table only.
+
+Per backend (and op, mode, dtype, threads) a two-parameter cost model is fitted
+to the median times:
+
+- direct: ``t = a * n^2 * outputs + b`` (``n^2 = kh*kw`` multiply-adds per output);
+- FFT: ``t = c * P log2 P + d`` with ``P`` the padded transform size, summed over
+  the backend's transforms (``fft_blocks`` of shape ``fft_h x fft_w``); the
+  intercept and the slope absorb the per-pass copies, products and crops.
+
+The fits minimise the *relative* error, because times span six decades and a
+least-squares fit on raw seconds would only see the largest cases. Goodness of
+fit is the RMS relative error and R^2 of log time. A complexity check in the
+manner of Google Benchmark fits ``t = k * f`` for each textbook ``f`` (1, n^2,
+N^2, N^2 log N, n^2 N^2, N^3) and names the one with the lowest RMS log error.
+
+Crossovers between these models and the measured times are in
+:mod:`harness.analyse.crossovers`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from kernels import Problem, fft_shape, get_backend
+
+from ..schema import IMAGE_SIZE, KERNEL_SIZE, KIND, row_problem
+from .derived import linear_size, ok_rows
+
+MODEL_GROUP = ["backend", "method", "device", *KIND]
+CASE_SIZE = [*IMAGE_SIZE, *KERNEL_SIZE]
+FORMULAS = {"direct": "a * n^2 * outputs + b", "fft": "c * P log2 P + d"}
+
+
+def _p_log_p(blocks, fft_h, fft_w):
+    size = np.asarray(fft_h, dtype=float) * np.asarray(fft_w, dtype=float)
+    return np.asarray(blocks, dtype=float) * size * np.log2(np.maximum(size, 2.0))
+
+
+def _outputs(rows: pd.DataFrame) -> np.ndarray:
+    return np.array([math.prod(row_problem(r).out_shape) for r in rows.to_dict("records")], dtype=float)
+
+
+def row_work(rows: pd.DataFrame) -> np.ndarray:
+    """The cost model's work per row: ``n^2 * outputs`` (direct) or ``P log2 P`` (FFT).
+
+    FFT rows carry their transforms (``fft_blocks`` of ``fft_h x fft_w``); rows
+    from tables written before ``fft_blocks`` was recorded ask the backend's
+    transform plan instead (see :func:`problem_work`).
+    """
+    work = np.empty(len(rows))
+    for i, row in enumerate(rows.to_dict("records")):
+        blocks = row.get("fft_blocks", np.nan)
+        if row["method"] == "fft" and np.isfinite(blocks):
+            work[i] = _p_log_p(blocks, row["fft_h"], row["fft_w"])
+        else:
+            work[i] = problem_work(row["backend"], row["method"], row_problem(row))
+    return work
+
+
+def problem_work(backend: str, method: str, problem: Problem) -> float:
+    """The model's work for a problem that was not measured (transform plan asked of the backend)."""
+    if method != "fft":
+        kh, kw = problem.kernel_shape
+        return float(kh * kw * math.prod(problem.out_shape))
+    try:
+        count, shape = get_backend(backend).transforms(problem)
+    except KeyError:  # a table from elsewhere, backend not installed here
+        count, shape = 1, fft_shape(problem)
+    return float(_p_log_p(count, *shape))
+
+
+# ---------------------------------------------------------------- fitting
+
+
+def _fit_relative(x: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+    """``(slope, intercept) >= 0`` minimising sum(((slope*x + intercept) / t - 1)^2)."""
+    design = np.column_stack([x / t, 1.0 / t])
+    if len(t) >= 2:
+        (slope, intercept), *_ = np.linalg.lstsq(design, np.ones_like(t), rcond=None)
+        if slope >= 0 and intercept >= 0:
+            return float(slope), float(intercept)
+    # A negative term means the data cannot support it: keep the other one alone.
+    slope = float(np.sum(x / t) / np.sum((x / t) ** 2))
+    intercept = float(len(t) / np.sum(1.0 / t))
+    keep_slope = np.mean((slope * x / t - 1) ** 2) <= np.mean((intercept / t - 1) ** 2)
+    return (slope, 0.0) if keep_slope else (0.0, intercept)
+
+
+def _rms_relative(predicted: np.ndarray, t: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((predicted / t - 1.0) ** 2)))
+
+
+def _r2_log(predicted: np.ndarray, t: np.ndarray) -> float:
+    log_t = np.log(t)
+    total = np.sum((log_t - log_t.mean()) ** 2)
+    if total == 0:
+        return float("nan")
+    return float(1.0 - np.sum((np.log(np.maximum(predicted, 1e-300)) - log_t) ** 2) / total)
+
+
+COMPLEXITIES = {
+    "1": lambda n2, big_n2, outputs: np.ones_like(n2),
+    "n^2": lambda n2, big_n2, outputs: n2,
+    "N^2": lambda n2, big_n2, outputs: big_n2,
+    "N^2 log N": lambda n2, big_n2, outputs: big_n2 * np.log2(np.maximum(big_n2, 2.0)),
+    "n^2 N^2": lambda n2, big_n2, outputs: n2 * outputs,
+    "N^3": lambda n2, big_n2, outputs: big_n2**1.5,
+}
+
+
+def complexity_fit(rows: pd.DataFrame) -> dict[str, float]:
+    """How well ``t = k * f`` fits, for each textbook complexity ``f``: RMS of ``ln(fit / measured)``.
+
+    As in Google Benchmark each candidate has one coefficient; here it is fitted
+    in log space (``ln k`` is the mean of ``ln(t / f)``), because times span
+    decades and a relative error capped at -100 % below but unbounded above
+    would favour the flattest candidate. 0 is a perfect fit; 0.1 is ~10 % scatter.
+    """
+    t = rows["median_s"].to_numpy(float)
+    h, w = rows["image_h"].to_numpy(float), rows["image_w"].to_numpy(float)
+    kh, kw = rows["kernel_h"].to_numpy(float), rows["kernel_w"].to_numpy(float)
+    outputs = _outputs(rows)
+    out = {}
+    for name, feature in COMPLEXITIES.items():
+        log_ratio = np.log(feature(kh * kw, h * w, outputs)) - np.log(t)
+        out[name] = float(np.sqrt(np.mean((log_ratio - log_ratio.mean()) ** 2)))
+    return out
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """A fitted cost model of one backend for one (op, mode, dtype, threads).
+
+    ``predict`` evaluates ``slope * work + intercept``; with ``local=True`` it
+    also applies the calibration residuals nearest the query (inverse-distance
+    weighted in log image size and log kernel size), which captures what two
+    parameters cannot, such as cache effects or the direct loop's efficiency
+    changing with kernel width.
+    """
+
+    backend: str
+    method: str
+    device: str
+    op: str
+    mode: str
+    dtype: str
+    threads: int
+    slope: float
+    intercept: float
+    rms_rel: float
+    r2_log: float
+    points: int
+    complexity: str
+    complexity_rms: dict = field(default_factory=dict)
+    residuals: tuple = ()  # (log2 image_n, log2 kernel_n, log(measured / model)) per calibration size
+
+    @property
+    def formula(self) -> str:
+        return FORMULAS.get(self.method, "slope * work + intercept")
+
+    def problem(self, image_shape, kernel_shape) -> Problem:
+        """The model's problem at other sizes."""
+        return Problem(self.op, self.mode, image_shape, kernel_shape, self.dtype, int(self.threads))
+
+    def predict(self, problem: Problem, local: bool = False) -> float:
+        """Predicted seconds per call for ``problem``."""
+        seconds = self.slope * problem_work(self.backend, self.method, problem) + self.intercept
+        if local and self.residuals:
+            seconds *= math.exp(self._local_correction(problem))
+        return seconds
+
+    def _local_correction(self, problem: Problem, neighbours: int = 4) -> float:
+        points = np.asarray(self.residuals, dtype=float)
+        query = np.log2([linear_size(*problem.image_shape), linear_size(*problem.kernel_shape)])
+        distance2 = np.sum((points[:, :2] - query) ** 2, axis=1)
+        nearest = np.argsort(distance2)[:neighbours]
+        weights = 1.0 / (distance2[nearest] + 1e-6)
+        return float(np.sum(weights * points[nearest, 2]) / np.sum(weights))
+
+
+def case_medians(frame: pd.DataFrame) -> pd.DataFrame:
+    """Successful rows reduced to one per backend and size (median over input distributions and seeds)."""
+    ok = ok_rows(frame)
+    if ok.empty:
+        return ok
+    extra = [c for c in ("fft_h", "fft_w", "fft_blocks") if c in ok]
+    agg = {"median_s": "median", "image_n": "first", "kernel_n": "first", **{c: "first" for c in extra}}
+    return ok.groupby(MODEL_GROUP + CASE_SIZE, as_index=False, sort=True).agg(agg)
+
+
+def fit_models(frame: pd.DataFrame) -> list[CostModel]:
+    """One :class:`CostModel` per backend and (op, mode, dtype, threads) with successful rows."""
+    cases = case_medians(frame)
+    models = []
+    if cases.empty:
+        return models
+    for key, part in cases.groupby(MODEL_GROUP, sort=True):
+        ident = dict(zip(MODEL_GROUP, key))
+        t = part["median_s"].to_numpy(float)
+        work = row_work(part)
+        slope, intercept = _fit_relative(work, t)
+        predicted = slope * work + intercept
+        fits = complexity_fit(part)
+        residuals = tuple(
+            zip(
+                np.log2(part["image_n"]).tolist(),
+                np.log2(part["kernel_n"]).tolist(),
+                np.log(t / np.maximum(predicted, 1e-300)).tolist(),
+            )
+        )
+        models.append(
+            CostModel(
+                **ident,
+                slope=slope,
+                intercept=intercept,
+                rms_rel=_rms_relative(predicted, t),
+                r2_log=_r2_log(predicted, t),
+                points=len(t),
+                complexity=min(fits, key=fits.get),
+                complexity_rms=fits,
+                residuals=residuals,
+            )
+        )
+    return models
+
+
+def model_table(models: list[CostModel]) -> pd.DataFrame:
+    """The fits as a table: formula, coefficients, goodness of fit and best complexity per model."""
+    records = [
+        {
+            **{k: vars(m)[k] for k in MODEL_GROUP},
+            "formula": m.formula,
+            "slope": m.slope,
+            "intercept_s": m.intercept,
+            "rms_rel": m.rms_rel,
+            "r2_log": m.r2_log,
+            "points": m.points,
+            "complexity": m.complexity,
+            "complexity_rms": m.complexity_rms.get(m.complexity, float("nan")),
+        }
+        for m in models
+    ]
+    return pd.DataFrame.from_records(records, columns=MODEL_GROUP + [
+        "formula", "slope", "intercept_s", "rms_rel", "r2_log", "points", "complexity", "complexity_rms"
+    ])  # fmt: skip

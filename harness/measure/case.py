@@ -1,0 +1,94 @@
+"""One case in one process: inputs, reference, prepare, verify, then interleaved timing of every backend.
+
+For each backend the case is prepared (untimed), run once and checked against
+the float64 reference; only the backends whose output is right are timed, in
+interleaved rounds, so machine noise hits them alike. The result is one row
+per backend (:mod:`harness.schema`).
+"""
+
+from __future__ import annotations
+
+from kernels import get_backend
+
+from ..plan.cases import Case, Timing
+from ..plan.inputs import make_inputs
+from .budget import RatePredictor, over_budget
+from .exact import exact_error_metrics, exact_reference
+from .reference import check_reference, check_result
+from .timing import calibrate_loops, interleaved_samples, summarize, time_call
+
+
+def new_row(case: Case, backend, run_id: str) -> dict:
+    """A row's identity (backend, its options, the case) with an empty status, for ``run_case`` to fill."""
+    options = ", ".join(f"{k}={v}" for k, v in sorted(backend.options().items()))
+    return {
+        "backend": backend.name,
+        "method": backend.method,
+        "device": backend.device,
+        **case.identity(),
+        "options": options,
+        "run_id": run_id,
+        "status": "",
+        "reason": "",
+    }
+
+
+def run_case(
+    case: Case, backend_names, timing: Timing, predictor: RatePredictor | None = None, run_id: str = ""
+) -> list[dict]:
+    """Measure every backend on one case; returns one row per backend."""
+    predictor = predictor or RatePredictor()
+    problem = case.problem
+    rows: dict[str, dict] = {}
+    ready: dict[str, object] = {}
+    first: dict[str, float] = {}
+    ref = None
+    image = kernel = None
+    for name in backend_names:
+        backend = get_backend(name)
+        row = rows[name] = new_row(case, backend, run_id)
+        ok, reason = backend.available()
+        if not ok:
+            row.update(status="unavailable", reason=reason)
+            continue
+        ok, reason = backend.supports(problem)
+        if not ok:
+            row.update(status="unsupported", reason=reason)
+            continue
+        skipped = over_budget(backend, case, timing, predictor)
+        if skipped:
+            row.update(skipped)
+            continue
+        if ref is None:
+            image, kernel = make_inputs(case)
+            ref = check_reference(problem, image, kernel)
+            exact = exact_reference(problem, image, kernel, case.seed)
+        try:
+            prepared = backend.prepare(problem, image, kernel)
+            row.update({f"{stage}_s": float(sec) for stage, sec in prepared.setup_seconds.items()})
+            if backend.method == "fft":
+                count, (fft_h, fft_w) = backend.transforms(problem)
+                row.update(fft_h=int(fft_h), fft_w=int(fft_w), fft_blocks=int(count))
+            first[name] = time_call(prepared, 1, backend.device)
+            output = prepared.result()
+            status, reason, metrics = check_result(problem, output, ref)
+            if output.shape == problem.out_shape:
+                metrics = exact_error_metrics(output, exact, problem.dtype)
+        except Exception as exc:  # a failing backend is a row, not a crashed sweep
+            row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+            continue
+        row.update(metrics, status=status, reason=reason or prepared.notes, first_call_s=first[name])
+        if status == "ok":
+            ready[name] = prepared
+
+    loops = {}
+    devices = {name: rows[name]["device"] for name in ready}
+    for name, prepared in ready.items():
+        for _ in range(timing.warmup):
+            time_call(prepared, 1, devices[name])
+        estimate = min(first[name], time_call(prepared, 1, devices[name]))
+        loops[name] = calibrate_loops(estimate, timing.min_sample_seconds)
+    samples = interleaved_samples(ready, loops, timing.samples, devices)
+    for name, values in samples.items():
+        rows[name].update(summarize(values, loops[name]), loops=loops[name], samples_s=[float(v) for v in values])
+    return list(rows.values())

@@ -1,0 +1,1 @@
+"""Stage: the plan. A TOML config validated and expanded into cases; the seeded inputs of each case."""

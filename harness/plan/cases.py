@@ -1,0 +1,58 @@
+"""What a sweep is once validated: its cases, how each is timed, and the backends' options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kernels import Problem
+
+from ..schema import case_identity, case_key
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How each (case, backend) is timed.
+
+    ``samples`` timed samples after ``warmup`` untimed calls; each sample runs
+    enough calls to last ``min_sample_seconds``; a case whose predicted time is
+    above ``max_case_seconds`` is skipped (0 disables the budget); a case still
+    running after ``case_timeout_seconds`` is stopped and recorded as ``timeout``
+    (isolated sweeps only; 0 disables the limit).
+    """
+
+    samples: int = 5
+    warmup: int = 1
+    min_sample_seconds: float = 0.005
+    max_case_seconds: float = 60.0
+    case_timeout_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class Case:
+    """One point of a sweep: a problem, the input distribution and its seed."""
+
+    problem: Problem
+    dist: str = "uniform"
+    seed: int = 0
+
+    def identity(self) -> dict:
+        """The case columns of its rows (see :mod:`harness.schema`)."""
+        return case_identity(self.problem, self.dist, self.seed)
+
+    @property
+    def key(self) -> tuple:
+        """Identity of the case, as stored in each row (:func:`harness.schema.case_key`)."""
+        return case_key(self.identity())
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep: what to run and how to time it."""
+
+    name: str
+    backends: tuple[str, ...]
+    cases: tuple[Case, ...]
+    timing: Timing = field(default_factory=Timing)
+    description: str = ""
+    source: dict = field(default_factory=dict, compare=False)
+    backend_options: dict = field(default_factory=dict)

@@ -1,0 +1,213 @@
+"""Sweep configs: TOML files validated in full before anything runs, then expanded to cases.
+
+A config names the backends and the axes of the sweep; every axis takes one value
+or a list, and the cases are the Cartesian product. See ``configs/quick.toml``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tomllib
+from pathlib import Path
+
+from kernels import DTYPES, MODES, OPS, Problem, backends
+
+from ..errors import UsageError, allowed_list, nearest
+from ..machine.cpu import all_cores
+from .cases import Case, SweepConfig, Timing
+from .inputs import DISTRIBUTIONS
+
+TOP_KEYS = ("name", "description", "sweep", "timing", "backend_options")
+SWEEP_KEYS = (
+    "backends",
+    "op",
+    "mode",
+    "dtype",
+    "image_size",
+    "image_shape",
+    "kernel_size",
+    "kernel_shape",
+    "threads",
+    "dist",
+    "seed",
+)
+TIMING_KEYS = ("samples", "warmup", "min_sample_seconds", "max_case_seconds", "case_timeout_seconds")
+
+
+def load_config(path: str | os.PathLike) -> SweepConfig:
+    """Read, validate and expand a TOML sweep config.
+
+    Raises
+    ------
+    UsageError
+        With one line naming the file, the key and what is allowed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"config file {str(path)!r} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    try:
+        return parse_config(raw, default_name=path.stem)
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def parse_config(raw: dict, default_name: str = "sweep") -> SweepConfig:
+    """Validate a config already read into a dict and expand it to cases."""
+    _check_keys(raw, TOP_KEYS, "")
+    sweep = raw.get("sweep")
+    if not isinstance(sweep, dict):
+        raise UsageError("missing [sweep] table; it must list at least 'backends', an image size and a kernel size")
+    _check_keys(sweep, SWEEP_KEYS, "sweep.")
+    timing_raw = raw.get("timing", {})
+    if not isinstance(timing_raw, dict):
+        raise UsageError("'timing' must be a table")
+    _check_keys(timing_raw, TIMING_KEYS, "timing.")
+
+    names = _strings(sweep, "backends", None)
+    known = backends()
+    for name in names:
+        if name not in known:
+            raise UsageError(
+                f"sweep.backends: unknown backend {name!r}{nearest(name, known)}; "
+                f"known backends are {allowed_list(sorted(known))}"
+            )
+    ops = _choices(sweep, "op", OPS, "corr")
+    modes = _choices(sweep, "mode", MODES, "same")
+    dtypes = _choices(sweep, "dtype", DTYPES, "float32")
+    dists = _choices(sweep, "dist", DISTRIBUTIONS, "uniform")
+    images = _shapes(sweep, "image_size", "image_shape")
+    kernels = _shapes(sweep, "kernel_size", "kernel_shape")
+    threads = _threads(sweep.get("threads", "all"))
+    seed = _integer(sweep.get("seed", 0), "sweep.seed", minimum=0)
+
+    cases = []
+    for op, mode, image, kernel, dtype, nthreads, dist in itertools.product(
+        ops, modes, images, kernels, dtypes, threads, dists
+    ):
+        if mode == "valid" and (kernel[0] > image[0] or kernel[1] > image[1]):
+            raise UsageError(
+                f"sweep: kernel {kernel[0]}x{kernel[1]} is larger than image {image[0]}x{image[1]} in mode 'valid'; "
+                "drop that kernel size or use mode 'same' or 'full'"
+            )
+        cases.append(Case(Problem(op, mode, image, kernel, dtype, nthreads), dist, seed))
+
+    options = _backend_options(raw.get("backend_options", {}), names, known)
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not name or "/" in name:
+        raise UsageError(f"name must be a non-empty string without '/', got {name!r}")
+    return SweepConfig(
+        name=name,
+        backends=tuple(names),
+        cases=tuple(cases),
+        timing=_timing(timing_raw),
+        description=str(raw.get("description", "")),
+        source=raw,
+        backend_options=options,
+    )
+
+
+def _backend_options(raw, names: list[str], known: dict) -> dict[str, dict]:
+    """Validate ``[backend_options.NAME]`` tables with each backend's ``check_options``."""
+    if not isinstance(raw, dict):
+        raise UsageError("'backend_options' must be a table of tables, e.g. [backend_options.fftw]")
+    out = {}
+    for name, options in raw.items():
+        if name not in names:
+            raise UsageError(f"backend_options.{name}: {name!r} is not in sweep.backends ({allowed_list(names)})")
+        if not isinstance(options, dict):
+            raise UsageError(f"backend_options.{name} must be a table")
+        try:
+            known[name].check_options(options)
+        except ValueError as exc:
+            raise UsageError(f"backend_options.{name}: {exc}") from None
+        out[name] = dict(options)
+    return out
+
+
+def _check_keys(table: dict, allowed: tuple[str, ...], prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise UsageError(
+                f"unknown key {prefix}{key!r}{nearest(key, allowed)}; allowed keys are {allowed_list(allowed)}"
+            )
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _strings(table: dict, key: str, default) -> list[str]:
+    if key not in table:
+        if default is None:
+            raise UsageError(f"sweep.{key} is required")
+        return [default]
+    values = _as_list(table[key])
+    if not values or not all(isinstance(v, str) for v in values):
+        raise UsageError(f"sweep.{key} must be a string or a non-empty list of strings, got {table[key]!r}")
+    return values
+
+
+def _choices(table: dict, key: str, allowed: tuple[str, ...], default: str) -> list[str]:
+    values = _strings(table, key, default)
+    for value in values:
+        if value not in allowed:
+            raise UsageError(
+                f"sweep.{key}: unknown value {value!r}{nearest(value, allowed)}; "
+                f"acceptable values are {allowed_list(allowed)}"
+            )
+    return list(dict.fromkeys(values))
+
+
+def _integer(value, where: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UsageError(f"{where} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _shapes(table: dict, size_key: str, shape_key: str) -> list[tuple[int, int]]:
+    if (size_key in table) == (shape_key in table):
+        raise UsageError(
+            f"sweep needs exactly one of {size_key!r} (square sizes) or {shape_key!r} ([rows, cols] or [length] pairs)"
+        )
+    if size_key in table:
+        sizes = [_integer(v, f"sweep.{size_key}") for v in _as_list(table[size_key])]
+        return [(n, n) for n in dict.fromkeys(sizes)]
+    shapes = []
+    for entry in _as_list(table[shape_key]):
+        if not isinstance(entry, list) or len(entry) not in (1, 2):
+            raise UsageError(f"sweep.{shape_key} entries must be [rows, cols] or [length], got {entry!r}")
+        dims = [_integer(v, f"sweep.{shape_key}") for v in entry]
+        shapes.append((1, dims[0]) if len(dims) == 1 else (dims[0], dims[1]))
+    return list(dict.fromkeys(shapes))
+
+
+def _threads(value) -> list[int]:
+    cores = all_cores()
+    out = []
+    for v in _as_list(value):
+        if v == "all":
+            out.append(cores)
+        else:
+            out.append(_integer(v, "sweep.threads ('all' or a positive integer)"))
+    return list(dict.fromkeys(out))
+
+
+def _timing(raw: dict) -> Timing:
+    def number(key: str, default: float, minimum: float) -> float:
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+            raise UsageError(f"timing.{key} must be a number >= {minimum}, got {value!r}")
+        return float(value)
+
+    return Timing(
+        samples=_integer(raw.get("samples", Timing.samples), "timing.samples", minimum=5),
+        warmup=_integer(raw.get("warmup", Timing.warmup), "timing.warmup", minimum=0),
+        min_sample_seconds=number("min_sample_seconds", Timing.min_sample_seconds, 0.0),
+        max_case_seconds=number("max_case_seconds", Timing.max_case_seconds, 0.0),
+        case_timeout_seconds=number("case_timeout_seconds", Timing.case_timeout_seconds, 0.0),
+    )

@@ -1,0 +1,311 @@
+"""Plots drawn from a stored results table (never from live objects).
+
+Figures are ``matplotlib.figure.Figure`` objects saved straight to files:
+nothing here touches pyplot or the process's matplotlib backend, so a
+notebook that imports convbench keeps its own.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from ..analyse.crossovers import GROUP, crossover_curve, crossovers, fit_crossover_constant, predicted_crossover
+from ..analyse.derived import ok_rows, with_sizes
+from ..analyse.models import case_medians, fit_models, row_work
+from ..schema import KIND
+
+_SERIES_AXES = [*KIND, "dist"]
+
+
+def _varying(frame: pd.DataFrame, columns) -> list[str]:
+    return [c for c in columns if c in frame and frame[c].nunique() > 1]
+
+
+def _label(row, columns) -> str:
+    return " ".join(str(row[c]) if c != "threads" else f"{row[c]}t" for c in columns)
+
+
+def plot_times(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Median time vs kernel size (log-log), one panel per image size, one line per backend.
+
+    The band around each line spans the first to third quartile of the samples.
+    """
+    ok = ok_rows(frame)
+    if ok.empty:
+        raise ValueError("no successful rows to plot")
+    images = sorted(ok.groupby(["image_h", "image_w"]).groups)
+    cols = min(3, len(images))
+    rows = math.ceil(len(images) / cols)
+    fig = Figure(figsize=(4.6 * cols, 3.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=False)
+    series = ["backend"] + _varying(ok, _SERIES_AXES)
+    colours = {name: f"C{i}" for i, name in enumerate(sorted(ok["backend"].unique()))}
+    for ax, (h, w) in zip(axes.flat, images):
+        part = ok[(ok["image_h"] == h) & (ok["image_w"] == w)]
+        for _, line in part.groupby(series):
+            line = line.sort_values("kernel_n")
+            first = line.iloc[0]
+            label = _label(first, series)
+            ax.plot(line["kernel_n"], line["median_s"], marker="o", ms=3, label=label, color=colours[first["backend"]])
+            ax.fill_between(line["kernel_n"], line["q1_s"], line["q3_s"], alpha=0.2, color=colours[first["backend"]])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _kernel_ticks(ax, part["kernel_n"])
+        ax.set_title(f"image {h}x{w}" if h > 1 else f"signal length {w}", fontsize=10)
+        ax.set_xlabel("kernel size n")
+        ax.set_ylabel("median time per call [s]")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(images) :]:
+        ax.set_visible(False)
+    return _finish(fig, path, title)
+
+
+def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """For each image size N, the smallest kernel size n at which FFT beats direct.
+
+    Measured crossovers (interpolated between sweep points) are points. Two curves per group: the crossover that the
+    fitted cost models predict (dashed), and the textbook curve
+    ``n^2 N^2 = c N^2 log2 N`` with ``c`` fitted through the measured points
+    (solid). Image sizes where FFT already wins at the smallest kernel are drawn
+    as open triangles at that size (an upper bound), and those where direct wins
+    throughout as open triangles at the largest (a lower bound).
+    """
+    models = fit_models(frame)
+    table = crossovers(frame, models)
+    fig = Figure(figsize=(6.4, 4.6))
+    ax = fig.subplots()
+    if table.empty:
+        ax.text(0.5, 0.5, "no case had both a direct and an FFT result", ha="center", transform=ax.transAxes)
+    else:
+        series = _varying(table, [c for c in GROUP if c not in ("image_h", "image_w")])
+        kernel_n = with_sizes(frame)["kernel_n"]
+        smallest, largest = kernel_n.min(), kernel_n.max()
+        for i, (_, part) in enumerate(table.groupby(series) if series else [((), table)]):
+            colour = f"C{i}"
+            label = _label(part.iloc[0], series) if series else "best FFT vs best direct"
+            inside = part[part["bracketed"]]
+            measured = f"{label}: measured (interpolated)"
+            ax.plot(inside["image_n"], inside["crossover_interp"], "o", color=colour, label=measured)
+            above = part[~part["bracketed"] & part["crossover_n"].notna()]
+            ax.plot(above["image_n"], above["crossover_n"], "v", mfc="none", color=colour)
+            never = part[part["crossover_n"].isna()]
+            ax.plot(never["image_n"], [largest] * len(never), "^", mfc="none", color=colour)
+            _plot_model_crossover(ax, models, part, colour, label, (smallest, largest))
+            c = fit_crossover_constant(inside["image_n"], inside["crossover_interp"])
+            if np.isfinite(c):
+                grid = np.geomspace(max(part["image_n"].min(), 2), part["image_n"].max(), 100)
+                ax.plot(
+                    grid,
+                    crossover_curve(c, grid),
+                    "-",
+                    color=colour,
+                    label=f"{label}: textbook $n^2 = {c:.3g}\\,\\log_2 N$",
+                )
+        ax.set_xscale("log", base=2)
+        ax.legend(fontsize=8)
+    ax.set_xlabel("image size N (N x N)")
+    ax.set_ylabel("crossover kernel size n (FFT faster from here)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(title or "where $n^2 N^2$ meets $N^2 \\log N$")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _plot_model_crossover(ax, models, part, colour, label, kernel_range) -> None:
+    """The crossover the fitted cost models predict, on a grid of image sizes between the measured ones."""
+    first = part.iloc[0]
+    key = (first["op"], first["mode"], first["dtype"], int(first["threads"]))
+    group = [m for m in models if (m.op, m.mode, m.dtype, int(m.threads)) == key]
+    one_d = bool((part["image_h"] == 1).all())
+    sizes = np.unique(np.geomspace(part["image_n"].min(), part["image_n"].max(), 24).round().astype(int))
+    predicted = [
+        predicted_crossover(
+            [m for m in group if m.method == "direct"],
+            [m for m in group if m.method == "fft"],
+            (1, int(n)) if one_d else (int(n), int(n)),
+            kernel_range,
+        )
+        for n in sizes
+    ]
+    if np.isfinite(predicted).any():
+        ax.plot(sizes, predicted, "--", color=colour, label=f"{label}: cost models")
+
+
+def plot_winner(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Which backend is fastest at each (image size, kernel size), and by how much.
+
+    One panel per (op, mode, dtype, threads). Cell colour is the winning
+    backend; the label is its margin, the runner-up's time over the winner's.
+    """
+    cases = case_medians(frame)
+    if cases.empty:
+        raise ValueError("no successful rows to plot")
+    colours = {name: f"C{i}" for i, name in enumerate(sorted(cases["backend"].unique()))}
+    groups = list(cases.groupby(["op", "mode", "dtype", "threads"], sort=True))
+    fig = Figure(figsize=(6.0 * len(groups), 4.8))
+    axes = fig.subplots(1, len(groups), squeeze=False)
+    for ax, ((op, mode, dtype, threads), part) in zip(axes[0], groups):
+        images = sorted(part["image_n"].unique())
+        kernels = sorted(part["kernel_n"].unique())
+        for (image_n, kernel_n), cell in part.groupby(["image_n", "kernel_n"]):
+            times = cell.sort_values("median_s")
+            x, y = kernels.index(kernel_n), images.index(image_n)
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, color=colours[times["backend"].iloc[0]], alpha=0.75))
+            if len(times) > 1:
+                margin = times["median_s"].iloc[1] / times["median_s"].iloc[0]
+                ax.text(
+                    x, y, f"{margin:.1f}x" if margin < 10 else f"{margin:.0f}x", ha="center", va="center", fontsize=7
+                )
+        ax.set_xlim(-0.5, len(kernels) - 0.5)
+        ax.set_ylim(-0.5, len(images) - 0.5)
+        ax.set_xticks(range(len(kernels)), [f"{k:g}" for k in kernels])
+        ax.set_yticks(range(len(images)), [f"{i:g}" for i in images])
+        ax.set_xlabel("kernel size n")
+        ax.set_ylabel("image size N")
+        ax.set_title(f"{op} {mode} {dtype}, {threads} threads", fontsize=10)
+        winners = sorted(set(part.loc[part.groupby(["image_n", "kernel_n"])["median_s"].idxmin(), "backend"]))
+        handles = [Rectangle((0, 0), 1, 1, color=colours[w], alpha=0.75) for w in winners]
+        ax.legend(handles, winners, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="fastest")
+    fig.suptitle((title + ": " if title else "") + "fastest backend; label = runner-up time / winner time")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_model(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Measured time against the cost model's work, one line per backend (straight when the model holds).
+
+    Work is ``n^2 * outputs`` for direct backends and ``P log2 P`` for FFT
+    backends; the lines are the fitted ``t = slope * work + intercept``.
+    """
+    cases = case_medians(frame)
+    if cases.empty:
+        raise ValueError("no successful rows to plot")
+    cases["work"] = row_work(cases)
+    models = {(m.backend, m.op, m.mode, m.dtype, int(m.threads)): m for m in fit_models(frame)}
+    colours = {name: f"C{i}" for i, name in enumerate(sorted(cases["backend"].unique()))}
+    groups = list(cases.groupby(["op", "mode", "dtype", "threads"], sort=True))
+    fig = Figure(figsize=(6.0 * len(groups), 4.8))
+    axes = fig.subplots(1, len(groups), squeeze=False)
+    for ax, ((op, mode, dtype, threads), part) in zip(axes[0], groups):
+        for backend, points in part.groupby("backend"):
+            model = models[(backend, op, mode, dtype, int(threads))]
+            colour = colours[backend]
+            ax.plot(points["work"], points["median_s"], "o", ms=3, color=colour)
+            grid = np.geomspace(points["work"].min(), points["work"].max(), 100)
+            ax.plot(
+                grid,
+                model.slope * grid + model.intercept,
+                "-",
+                color=colour,
+                label=f"{backend}: {model.formula}, rms {100 * model.rms_rel:.0f}%",
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("work: $n^2$ x outputs (direct), $P \\log_2 P$ (FFT)")
+        ax.set_ylabel("median time per call [s]")
+        ax.set_title(f"{op} {mode} {dtype}, {threads} threads", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    return _finish(fig, path, title)
+
+
+def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Measured errors against the textbook lines, from the exact-reference columns.
+
+    Left: worst error scaled by (|f| * |g|) in units of eps, vs kernel size n at
+    the largest image, with direct summation's worst case n^2 and typical n.
+    Middle: relative L2 error in eps vs image size N at the largest kernel, with
+    the FFT's eps log2 N (relative to the global norm). Right: the left panel
+    for high-dynamic-range inputs, where an error relative to the global norm
+    is huge next to the faint outputs.
+    """
+    ok = ok_rows(frame[frame["err_max_scaled"].notna()])
+    if ok.empty:
+        raise ValueError("no successful rows with exact-reference errors to plot")
+    ok["eps"] = ok["dtype"].map(lambda d: float(np.finfo(d).eps))
+    ok["rel_eps"] = ok["err_rel_l2"] / ok["eps"]
+    dists = [d for d in ("uniform", "hdr") if d in set(ok["dist"])] or [ok["dist"].iloc[0]]
+    panels = [("kernel", dists[0]), ("image", dists[0])] + [("kernel", d) for d in dists[1:]]
+    fig = Figure(figsize=(5.2 * len(panels), 4.2))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    colours = {name: f"C{i}" for i, name in enumerate(sorted(ok["backend"].unique()))}
+    markers = {"float32": "o", "float64": "s"}
+    for ax, (axis, dist) in zip(axes[0], panels):
+        part = ok[ok["dist"] == dist]
+        if axis == "kernel":
+            part = part[part["image_n"] == part["image_n"].max()]
+            x, y, label = "kernel_n", "err_max_scaled", f"max |error| / (|f|*|g|) [eps], {dist} inputs"
+            grid = np.geomspace(part[x].min(), part[x].max(), 50)
+            ax.plot(grid, grid**2, "k--", lw=1, label="direct, worst case: $n^2$")
+            ax.plot(grid, grid, "k:", lw=1, label="direct, typical: $n$")
+            ax.set_title(f"image {int(part['image_n'].max())}, {dist}", fontsize=10)
+        else:
+            part = part[part["kernel_n"] == part["kernel_n"].max()]
+            x, y, label = "image_n", "rel_eps", f"relative L2 error [eps], {dist} inputs"
+            grid = np.geomspace(part[x].min(), part[x].max(), 50)
+            ax.plot(grid, np.log2(grid), "k-.", lw=1, label="FFT: $\\log_2 N$")
+            ax.set_title(f"kernel {int(part['kernel_n'].max())}, {dist}", fontsize=10)
+        for (backend, dtype), line in part.groupby(["backend", "dtype"]):
+            line = line.sort_values(x)
+            ax.plot(
+                line[x],
+                line[y].clip(lower=1e-3),
+                marker=markers.get(dtype, "o"),
+                ms=4,
+                color=colours[backend],
+                label=f"{backend} {dtype}",
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        if axis == "kernel":
+            _kernel_ticks(ax, part["kernel_n"])
+        ax.set_xlabel("kernel size n" if axis == "kernel" else "image size N")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6)
+    return _finish(fig, path, title)
+
+
+def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
+    """Write ``times.png``, ``crossover.png``, ``winner.png``, ``model.png`` and, with exact-reference
+    errors, ``accuracy.png``."""
+    out_dir = Path(out_dir)
+    paths = [
+        plot_times(frame, out_dir / "times.png", title),
+        plot_crossover(frame, out_dir / "crossover.png", title),
+        plot_winner(frame, out_dir / "winner.png", title),
+        plot_model(frame, out_dir / "model.png", title),
+    ]
+    if "err_max_scaled" in frame and frame["err_max_scaled"].notna().any():
+        paths.append(plot_accuracy(frame, out_dir / "accuracy.png", title))
+    return paths
+
+
+def _kernel_ticks(ax, kernel_n) -> None:
+    """Label the measured kernel sizes themselves instead of log-scale mantissas."""
+    sizes = sorted(set(np.round(kernel_n, 2)))
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(sizes))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+
+
+def _finish(fig, path, title: str) -> Path:
+    """Title (if any), tight layout, save."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    return path

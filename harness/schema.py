@@ -1,0 +1,180 @@
+"""What a result row is: its identity, every column with its unit and meaning, the statuses, the file names.
+
+Everything that names a column or builds a key reads it from here: the case
+runner that fills a row, the journal that resumes a sweep, the tables, the
+comparisons and the plots. README's column table is :func:`markdown_table`
+(a test keeps the two in step).
+
+``SCHEMA_VERSION`` is written into ``metadata.json`` and the journal's first
+line. Version 1 is every table written before versions were recorded: the
+same measurements, with the columns of :data:`ADDED_IN_2` only where a row
+happened to have them (they read as missing elsewhere); it loads with a note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kernels import Problem
+
+SCHEMA_VERSION = 2
+
+# Artefacts of a results directory.
+JOURNAL = "journal.jsonl"
+TABLE = "results.parquet"
+METADATA = "metadata.json"
+REPORT = "report.md"
+PLOTS = ("times.png", "crossover.png", "winner.png", "model.png", "accuracy.png")
+RUN_FILES = (JOURNAL, TABLE, METADATA, *PLOTS, REPORT)
+
+STATUSES = {
+    "ok": "verified against the reference, then timed",
+    "wrong": "output failed the check against the reference (NaN/Inf included); not timed",
+    "error": "raised, or crashed its worker process",
+    "timeout": "still running after `case_timeout_seconds`; its worker was killed",
+    "unavailable": "the backend cannot run here (package or device missing)",
+    "unsupported": "the backend does not handle this problem",
+    "skipped": "predicted over the time or memory budget; not run",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the results table: name, unit ('' when none) and meaning."""
+
+    name: str
+    unit: str
+    meaning: str
+
+
+# A case: the problem, the inputs and their seed. Rows of one case share these.
+CASE_COLUMNS = ("op", "mode", "image_h", "image_w", "kernel_h", "kernel_w", "dtype", "threads", "dist", "seed")
+# Parts of a case the analyses group by: a cost model is fitted per backend and KIND.
+KIND = ("op", "mode", "dtype", "threads")
+IMAGE_SIZE = ("image_h", "image_w")
+KERNEL_SIZE = ("kernel_h", "kernel_w")
+INPUTS = ("dist", "seed")
+# A row: a case measured by one backend.
+IDENTITY = ("backend", "method", "device", *CASE_COLUMNS)
+SETUP_COLUMNS = ("compile_s", "plan_s", "alloc_s", "upload_s", "kernel_spectrum_s", "download_s")
+
+_STATUS_TEXT = "; ".join(f"`{name}`: {text}" for name, text in STATUSES.items())
+
+COLUMNS: tuple[Column, ...] = (
+    Column("backend", "", "registered name of the backend"),
+    Column("method", "", "`direct` or `fft`"),
+    Column("device", "", "`cpu` or `cuda`"),
+    Column("op", "", "`corr` (no kernel flip) or `conv` (kernel flipped on every axis)"),
+    Column("mode", "", "`full`, `same` or `valid`"),
+    Column("image_h", "samples", "image rows (1 for a 1-D signal)"),
+    Column("image_w", "samples", "image columns"),
+    Column("kernel_h", "samples", "kernel rows (1 for a 1-D kernel)"),
+    Column("kernel_w", "samples", "kernel columns"),
+    Column("dtype", "", "`float32` or `float64`: inputs, output and arithmetic"),
+    Column("threads", "", "CPU threads the backend was given"),
+    Column("dist", "", "input distribution: `uniform`, `normal`, `image` or `hdr`"),
+    Column("seed", "", "input seed; the inputs are reproducible from it, `dist` and the shapes"),
+    Column("options", "", "the backend's options in force, e.g. `planner=FFTW_MEASURE` (empty without)"),
+    Column("status", "", _STATUS_TEXT),
+    Column("reason", "", "why, for anything but `ok`; for `ok`, notes such as a library that ignores `threads`"),
+    Column("compile_s", "s", "JIT compilation (or loading it from the disk cache) in `prepare`"),
+    Column("plan_s", "s", "FFT planning in `prepare`"),
+    Column("alloc_s", "s", "buffer allocation in `prepare`"),
+    Column("upload_s", "s", "copying the inputs to the GPU in `prepare`"),
+    Column("kernel_spectrum_s", "s", "the kernel's transform, computed once in `prepare` (`fftw-cached`)"),
+    Column("download_s", "s", "copying one output back from the GPU"),
+    Column("first_call_s", "s", "the first call, the one that was verified"),
+    Column("predicted_s", "s", "for `skipped` rows: the predicted time of the case"),
+    Column("predicted_bytes", "B", "for `skipped` rows: the predicted memory of the case"),
+    Column("loops", "", "calls per timed sample"),
+    Column("n", "", "number of timed samples"),
+    Column("min_s", "s", "fastest per-call time over the samples"),
+    Column("median_s", "s", "median per-call time over the samples"),
+    Column("q1_s", "s", "first quartile of the per-call times"),
+    Column("q3_s", "s", "third quartile of the per-call times"),
+    Column("mean_s", "s", "mean per-call time"),
+    Column("std_s", "s", "standard deviation of the per-call times"),
+    Column("samples_s", "s", "the per-call time of each sample"),
+    Column("warning", "", "unstable timing (std >= 10 % of mean) or samples shorter than 1 ms"),
+    Column("gflops", "GFLOP/s", "direct-equivalent rate, 2·kernel_h·kernel_w·outputs / `median_s`, for every method"),
+    Column(
+        "peak_fraction",
+        "",
+        "`gflops` over numpy's matmul rate at the same dtype and threads (CPU rows), or over the GPU's measured "
+        "FMA rate (CUDA rows); the rates are in the metadata",
+    ),
+    Column("fft_h", "samples", "padded transform rows of an FFT backend (per block for `fftw-oa`)"),
+    Column("fft_w", "samples", "padded transform columns of an FFT backend"),
+    Column("fft_blocks", "", "transforms of that shape per call (1; the block count for `fftw-oa`)"),
+    Column("err_max_abs", "", "largest |result − exact| over the exact reference's positions"),
+    Column("err_rel_l2", "", "‖result − exact‖₂ / ‖exact‖₂ over those positions"),
+    Column("err_max_scaled", "eps", "largest |result − exact| / Σ|f||g|, in units of the dtype's eps"),
+    Column("err_positions", "", "output positions the exact reference covered (all, or a sample)"),
+    Column("run_id", "", "the run that produced the row"),
+)
+COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+# Computed from the other columns (and the machine's peaks) when the table is written.
+DERIVED = ("gflops", "peak_fraction")
+# Standard columns from version 2 on; version 1 kept them as extras of the rows that had them.
+ADDED_IN_2 = ("kernel_spectrum_s", "download_s", "predicted_s", "predicted_bytes")
+
+
+def case_identity(problem: Problem, dist: str, seed: int) -> dict:
+    """The case columns of a row, from a ``kernels.Problem``, the input distribution and the seed."""
+    (image_h, image_w), (kernel_h, kernel_w) = problem.image_shape, problem.kernel_shape
+    values = (problem.op, problem.mode, image_h, image_w, kernel_h, kernel_w, problem.dtype, problem.threads)
+    return {**dict(zip(CASE_COLUMNS, values)), "dist": dist, "seed": seed}
+
+
+def row_problem(row) -> Problem:
+    """The ``kernels.Problem`` of a row (a dict or a Series): the inverse of :func:`case_identity`."""
+    return Problem(
+        row["op"],
+        row["mode"],
+        (int(row["image_h"]), int(row["image_w"])),
+        (int(row["kernel_h"]), int(row["kernel_w"])),
+        row["dtype"],
+        int(row["threads"]),
+    )
+
+
+def case_key(identity: dict) -> tuple:
+    """The key of a case: its case columns, in order, from a row or a :func:`case_identity`."""
+    return tuple(identity[c] for c in CASE_COLUMNS)
+
+
+def row_key(row: dict) -> tuple:
+    """The key of a row: ``(case key, backend)``. A resumed sweep skips the rows whose key it has."""
+    return case_key(row), row["backend"]
+
+
+def markdown_table() -> str:
+    """The column table of README's "The results table" section."""
+    lines = ["| column | unit | meaning |", "|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.unit} | {c.meaning} |" for c in COLUMNS]
+    return "\n".join(lines)
+
+
+def check_version(version, where: str) -> str:
+    """A note for an older schema ('' for the current one).
+
+    Raises
+    ------
+    ValueError
+        For a version newer than this convbench knows, or one that is not a whole number.
+    """
+    if version is None:
+        version = 1
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{where}: schema_version {version!r} is not a positive whole number")
+    if version > SCHEMA_VERSION:
+        raise ValueError(
+            f"{where}: written with results schema {version}, newer than this convbench's {SCHEMA_VERSION}; "
+            "upgrade convbench to read it"
+        )
+    if version < SCHEMA_VERSION:
+        return (
+            f"{where}: results schema {version} (written before schema versions were recorded); "
+            f"{', '.join(ADDED_IN_2)} read as missing where its rows lack them"
+        )
+    return ""

@@ -1,0 +1,91 @@
+"""The Parquet table and its JSON sidecar: written atomically, read back with the schema checked."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import UsageError
+from ..schema import COLUMN_NAMES, JOURNAL, METADATA, SCHEMA_VERSION, TABLE, check_version
+from .journal import read_journal
+
+
+def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
+    """A DataFrame with the standard columns first, in their standard order."""
+    return standard_order(pd.DataFrame(rows))
+
+
+def standard_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every standard column (missing ones empty) first, extras after."""
+    frame = frame.copy()
+    for column in COLUMN_NAMES:
+        if column not in frame:
+            frame[column] = None
+    extra = [c for c in frame.columns if c not in COLUMN_NAMES]
+    return frame[list(COLUMN_NAMES) + extra]
+
+
+def write_table(out_dir: str | os.PathLike, frame: pd.DataFrame) -> Path:
+    """Write ``results.parquet`` atomically (temporary file, then rename); returns its path."""
+    target = Path(out_dir) / TABLE
+    tmp = target.with_suffix(".parquet.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, target)
+    return target
+
+
+def write_metadata(out_dir: str | os.PathLike, metadata: dict) -> None:
+    """Write the JSON sidecar atomically, with the schema version."""
+    target = Path(out_dir) / METADATA
+    tmp = target.with_suffix(".json.tmp")
+    record = {**metadata, "schema_version": SCHEMA_VERSION}
+    tmp.write_text(json.dumps(_json_safe(record), indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, target)
+
+
+def read_metadata(out_dir: str | os.PathLike) -> dict:
+    """The JSON sidecar of a results directory, or ``{}`` when there is none."""
+    path = Path(out_dir) / METADATA
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
+    """The results table of a sweep directory: the Parquet file, else the journal.
+
+    A table of an older schema loads with a warning that says what reads as
+    missing; one of a newer schema is refused.
+
+    Raises
+    ------
+    UsageError
+        If the directory holds neither, or its schema is newer than this convbench.
+    """
+    out_dir = Path(out_dir)
+    if (out_dir / TABLE).exists():
+        meta = read_metadata(out_dir)
+        try:
+            note = check_version(meta.get("schema_version"), str(out_dir)) if meta else ""
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if note:
+            warnings.warn(note, stacklevel=2)
+        return standard_order(pd.read_parquet(out_dir / TABLE))
+    rows = read_journal(out_dir / JOURNAL)
+    if not rows:
+        raise UsageError(f"{str(out_dir)!r} holds no results (no {TABLE} and no {JOURNAL} rows)")
+    return rows_to_frame(rows)
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
