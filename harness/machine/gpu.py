@@ -2,9 +2,10 @@
 
 ``collect_gpu`` reads the device (name, compute capability, memory, driver
 and runtime versions). ``measure_gpu_peaks`` measures what rows are compared
-with: device-to-device copy bandwidth (bytes read + written per second) and
-the FP32 and FP64 FMA rates of a register-only kernel. Both return a reason
-instead of numbers when no real GPU is in use.
+with: the bandwidth of a copy kernel (bytes read + written per second, as a
+bandwidth-bound convolution moves them) and the FP32 and FP64 FMA rates of a
+register-only kernel compiled for each precision. Both return a reason instead
+of numbers when no real GPU is in use.
 """
 
 from __future__ import annotations
@@ -52,13 +53,20 @@ def collect_gpu() -> dict:
     return info
 
 
-def _fma_kernel(cuda):
+def _fma_kernel(cuda, scalar):
+    """A register-only FMA loop whose every operand is of type ``scalar`` (numba.float32 or float64).
+
+    Python float constants and the integer thread index would promote a
+    float32 kernel to float64 arithmetic (a third of the FP32 rate on an H100):
+    everything is converted to ``scalar`` first.
+    """
+
     @cuda.jit
     def fma_loop(out, seed, iterations):
         i = cuda.grid(1)
-        a0 = seed + i
-        a1, a2, a3 = a0 * 0.5, a0 * 0.25, a0 * 0.125
-        m = seed * 0.999
+        a0 = scalar(i) * seed
+        a1, a2, a3 = a0 + seed, a0 - seed, a0 * seed
+        m = seed * scalar(0.999)
         for _ in range(iterations):  # 4 independent chains hide FMA latency
             a0 = a0 * m + seed
             a1 = a1 * m + seed
@@ -67,6 +75,18 @@ def _fma_kernel(cuda):
         out[i] = a0 + a1 + a2 + a3
 
     return fma_loop
+
+
+def _copy_kernel(cuda):
+    """A grid-stride copy: what a bandwidth-bound kernel can move, unlike a cudaMemcpy."""
+
+    @cuda.jit
+    def copy(dst, src):
+        start, stride = cuda.grid(1), cuda.gridsize(1)
+        for i in range(start, src.shape[0], stride):
+            dst[i] = src[i]
+
+    return copy
 
 
 def measure_gpu_peaks() -> dict:
@@ -89,17 +109,20 @@ def measure_gpu_peaks() -> dict:
             best = min(best, cuda.event_elapsed_time(start, end))
         return best
 
-    src = cuda.device_array(COPY_BYTES // 4, np.float32)
-    dst = cuda.device_array_like(src)
-    copy_ms = best_ms(lambda: dst.copy_to_device(src))
-    peaks = {"available": True, "copy_gbytes_s": 2 * COPY_BYTES / (copy_ms / 1e3) / 1e9}
+    from numba import float32, float64
+
     device = cuda.get_current_device()
     threads = 256
     blocks = device.MULTIPROCESSOR_COUNT * 64
-    kernel = _fma_kernel(cuda)
-    for dtype, key in ((np.float32, "fp32_gflops"), (np.float64, "fp64_gflops")):
+    src = cuda.device_array(COPY_BYTES // 4, np.float32)
+    dst = cuda.device_array_like(src)
+    copy = _copy_kernel(cuda)
+    copy_ms = best_ms(lambda: copy[blocks * 4, threads](dst, src))
+    peaks = {"available": True, "copy_gbytes_s": 2 * COPY_BYTES / (copy_ms / 1e3) / 1e9}
+    for dtype, scalar, key in ((np.float32, float32, "fp32_gflops"), (np.float64, float64, "fp64_gflops")):
+        kernel = _fma_kernel(cuda, scalar)
         out = cuda.device_array(blocks * threads, dtype)
         seed = dtype(1.0001)
-        ms = best_ms(lambda out=out, seed=seed: kernel[blocks, threads](out, seed, FMA_ITERATIONS))
+        ms = best_ms(lambda kernel=kernel, out=out, seed=seed: kernel[blocks, threads](out, seed, FMA_ITERATIONS))
         peaks[key] = 2 * 4 * FMA_ITERATIONS * blocks * threads / (ms / 1e3) / 1e9
     return peaks
