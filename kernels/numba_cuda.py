@@ -115,8 +115,24 @@ class NumbaCudaBackend(GpuBackendBase):
     method = "direct"
     requires = ("numba.cuda",)
 
+    _first_compile: str | None = None  # '' once a tiny case compiled and ran; else why it did not
+
     def gpu_count(self) -> int:
         return len(cuda.gpus) if cuda.is_available() else 0
+
+    def device_ready(self) -> tuple[bool, str]:
+        """The GPU is usable and the kernel compiles there (an incompatible numba-cuda fails only then)."""
+        ok, reason = super().device_ready()
+        if not ok:
+            return ok, reason
+        if NumbaCudaBackend._first_compile is None:
+            try:
+                tiny = Problem("corr", "valid", (4, 4), (3, 3), "float32")
+                _NumbaCudaPrepared(tiny, np.ones((4, 4), np.float32), np.ones((3, 3), np.float32))
+                NumbaCudaBackend._first_compile = ""
+            except Exception as exc:  # noqa: BLE001 - whatever breaks the first compile makes it unusable
+                NumbaCudaBackend._first_compile = f"first compile failed: {type(exc).__name__}: {exc}"
+        return not NumbaCudaBackend._first_compile, NumbaCudaBackend._first_compile
 
     def supports(self, problem: Problem) -> tuple[bool, str]:
         kh, kw = problem.kernel_shape

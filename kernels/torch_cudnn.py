@@ -1,0 +1,83 @@
+"""``torch-cudnn``: cuDNN through ``torch.nn.functional.conv2d``, one channel, the GPU direct peer (``cuda`` extra).
+
+A peer runs as its own users would run it: ``torch.backends.cudnn.benchmark``
+on (cuDNN times its algorithms for the shape and keeps the fastest) and TF32
+off when float32 is compared with float32 (on Ampere and later, TF32 rounds
+the inputs to 10 mantissa bits). Both are options recorded in every row. The
+zero-padded image (as ``numba-cuda`` gets it) and the weights are uploaded in
+``prepare``, where the first call also lets cuDNN choose its algorithm; the
+timed call is one ``conv2d`` on device-resident tensors (``conv2d`` correlates;
+``conv`` passes the flipped kernel).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._base import PreparedBase, check_inputs
+from ._gpu import GpuBackendBase
+from ._optional import optional_import
+from ._problem import Problem, effective_kernel
+
+torch = optional_import("torch")
+
+
+class _TorchCudnnPrepared(PreparedBase):
+    def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray, benchmark: bool, allow_tf32: bool):
+        super().__init__()
+        self.problem = problem
+        image, kernel = check_inputs(problem, image, kernel)
+        torch.backends.cudnn.benchmark = benchmark
+        torch.backends.cudnn.allow_tf32 = allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+        weights = np.array(effective_kernel(problem.op, kernel), order="C", copy=True)
+        with self.stage("upload"):
+            self._x = torch.from_numpy(problem.pad(image))[None, None].cuda()
+            self._w = torch.from_numpy(weights)[None, None].cuda()
+            torch.cuda.synchronize()
+        self._conv = torch.nn.functional.conv2d
+        with self.stage("plan"):  # cuDNN's algorithm search (benchmark mode) happens on the first call
+            self()
+            self.sync()
+        start = time.perf_counter()
+        self.result()
+        self.setup_seconds["download"] = time.perf_counter() - start
+
+    def __call__(self) -> None:
+        self._out = self._conv(self._x, self._w)
+
+    def sync(self) -> None:
+        torch.cuda.synchronize()
+
+    def result(self) -> np.ndarray:
+        return self._out[0, 0].cpu().numpy().astype(self.problem.np_dtype, copy=False)
+
+
+class TorchCudnnBackend(GpuBackendBase):
+    """cuDNN via PyTorch's ``conv2d``, in its best configuration: algorithm search on, TF32 off."""
+
+    name = "torch-cudnn"
+    method = "direct"
+    requires = ("torch",)
+    install_hint = "pip install torch (a CUDA build)"
+    OPTIONS = {"benchmark": (True, False), "allow_tf32": (False, True)}
+    benchmark = True
+    allow_tf32 = False
+
+    def gpu_count(self) -> int:
+        if not torch.backends.cudnn.is_available():
+            return 0
+        return torch.cuda.device_count()
+
+    def metadata(self) -> dict:
+        if torch is None:
+            return {}
+        return {"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), **self.options()}
+
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _TorchCudnnPrepared:
+        return _TorchCudnnPrepared(problem, image, kernel, self.benchmark, self.allow_tf32)
+
+
+BACKEND = TorchCudnnBackend()
