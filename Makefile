@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CONFIG ?= configs/quick.toml
 
-.PHONY: run test lint clean
+.PHONY: run test test-gpu lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check .
+
+# On a machine with an NVIDIA GPU: the GPU tests for real (never the simulator), with the cuda extra.
+test-gpu: $(VENV)/.installed-test
+	$(PY) -m pip install --quiet -e '.[test,peers,cuda]'
+	NUMBA_ENABLE_CUDASIM=0 $(PY) -m pytest -q -m gpu
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

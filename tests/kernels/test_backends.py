@@ -13,6 +13,11 @@ from harness.measure.reference import TOLERANCE, reference
 from kernels import Problem, convolve, correlate, get_backend
 
 AVAILABLE = sorted(name for name, b in kernels.backends().items() if b.available()[0])
+# GPU backends carry the gpu marker: `make test-gpu` selects them on a machine with a GPU.
+AVAILABLE_MARKED = [
+    pytest.param(name, marks=pytest.mark.gpu) if kernels.get_backend(name).device == "cuda" else name
+    for name in AVAILABLE
+]
 BUILTIN = ["fftw", "numba-cpu", "numpy-fft"]
 SHAPES = [
     ((9, 13), (3, 4)),  # non-square image, even kernel width
@@ -53,7 +58,7 @@ def test_every_cpu_backend_whose_packages_import_is_available():
             assert missing, f"{name} has its packages yet is unavailable: {backend.available()[1]}"
 
 
-@pytest.mark.parametrize("backend", AVAILABLE)
+@pytest.mark.parametrize("backend", AVAILABLE_MARKED)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("op", ["corr", "conv"])
 @pytest.mark.parametrize("mode", ["full", "same", "valid"])

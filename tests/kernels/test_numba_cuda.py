@@ -9,13 +9,15 @@ from harness.measure.reference import reference
 from kernels import Problem, get_backend
 from kernels._gpu import SIMULATOR_REASON
 
+pytestmark = pytest.mark.gpu  # `make test-gpu` runs these on a real GPU
 cuda = pytest.importorskip("numba.cuda")
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 if not SIMULATED and not cuda.is_available():
     pytest.skip("no GPU and no simulator", allow_module_level=True)
 
-# Sizes that are not multiples of the 16x16 tile, so blocks overhang both edges.
-SHAPES = [((17, 18), (3, 2)), ((1, 20), (1, 3)), ((6, 5), (3, 3))]
+# Sizes that are not multiples of the 16x16 tile, so blocks overhang both edges; a 1x1 kernel,
+# whose flipped view keeps negative strides through np.ascontiguousarray (a real GPU rejected it).
+SHAPES = [((17, 18), (3, 2)), ((1, 20), (1, 3)), ((6, 5), (3, 3)), ((5, 7), (1, 1))]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -38,10 +40,23 @@ def test_numba_cuda_matches_reference(dtype, op, mode):
         assert {"upload", "compile", "download"} <= set(prepared.setup_seconds)
 
 
+def test_uploaded_weights_have_positive_strides_for_every_kernel():
+    from kernels.numba_cuda import host_weights
+
+    for shape in ((1, 1), (1, 5), (3, 2)):
+        kernel = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+        weights = host_weights(Problem("conv", "same", (8, 8), shape, "float32"), kernel)
+        assert weights.flags.c_contiguous and min(weights.strides) > 0, shape
+        np.testing.assert_array_equal(weights, kernel[::-1, ::-1])
+
+
+GPU_BACKENDS = ("numba-cuda", "cupy-fft", "cupy-fft-cached", "cupy-direct", "cupy-scipy-fft", "torch-cudnn")
+
+
 def test_simulator_is_not_offered_to_sweeps():
     if not SIMULATED:
         pytest.skip("real GPU: the backend is available")
-    for name in ("numba-cuda", "cupy-fft"):
+    for name in GPU_BACKENDS:
         ok, reason = get_backend(name).available()
         assert not ok and reason
 
@@ -60,3 +75,21 @@ def test_gpu_metadata_says_why_there_are_no_numbers():
 def test_large_kernels_that_do_not_fit_shared_memory_are_unsupported():
     ok, reason = get_backend("numba-cuda").supports(Problem("corr", "same", (64, 64), (99, 99), "float64"))
     assert not ok and "shared memory" in reason
+
+
+def test_gpu_backends_are_registered_as_cuda_with_a_reason_when_they_cannot_run():
+    for name in GPU_BACKENDS:
+        backend = get_backend(name)
+        assert backend.device == "cuda"
+        ok, reason = backend.available()
+        assert ok or reason, name
+
+
+def test_cudnn_peer_runs_in_its_best_configuration_and_says_so():
+    from harness.measure.case import new_row
+    from harness.plan.cases import Case
+
+    backend = get_backend("torch-cudnn")
+    assert backend.options() == {"allow_tf32": False, "benchmark": True}
+    row = new_row(Case(Problem("corr", "same", (8, 8), (3, 3), "float32")), backend, "r")
+    assert row["options"] == "allow_tf32=False, benchmark=True"
