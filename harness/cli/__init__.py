@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import StorageError, UsageError
+from ..sweep.threads import apply_thread_settings
 from . import backends, choose, compare, plot, report, run
 from ._console import Parser
 
@@ -22,8 +23,6 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``convbench`` command; returns the exit code (2: bad input, 1: results not writable)."""
-    from ..sweep.threads import apply_thread_settings
-
     apply_thread_settings()  # before any command can start numba's or FFTW's thread pools
     args = build_parser().parse_args(argv)
     try:

@@ -14,23 +14,20 @@ import multiprocessing as mp
 import signal
 import traceback
 
+from kernels import get_backend
+
+from ..machine.cpu import collect_numba
+from ..measure.budget import RatePredictor
+from ..measure.case import run_case
 from ..plan.cases import Case, Timing
+from .threads import apply_thread_settings
 
 _START_SECONDS = 120.0  # imports and the first JIT compilation happen inside the first case
 
 
 def _serve(conn, backend_options: dict) -> None:
     """Worker loop: receive (case, names, timing, rates, run_id), send back rows or an error."""
-    from .threads import apply_thread_settings
-
     apply_thread_settings()  # this process's own entry point: before any kernel starts a thread pool
-
-    from kernels import get_backend
-
-    from ..machine.cpu import collect_numba
-    from ..measure.budget import RatePredictor
-    from ..measure.case import run_case
-
     # Ctrl-C is the parent's to handle: it lets the case in flight finish.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
