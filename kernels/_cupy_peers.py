@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from ._base import PreparedBase, check_inputs
-from ._gpu import GpuBackendBase
+from ._base import check_inputs
+from ._gpu import GpuBackendBase, GpuPreparedBase
 from ._optional import optional_import
 from ._problem import Problem
 
@@ -19,12 +17,16 @@ class CupyPeerBackend(GpuBackendBase):
     """A peer built on CuPy (``cuda`` extra)."""
 
     requires = ("cupy", "cupyx.scipy.signal")
+    prepared: type  # the CupyPeerPrepared subclass that computes this peer's output
 
     def gpu_count(self) -> int:
         return cupy.cuda.runtime.getDeviceCount()
 
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> CupyPeerPrepared:
+        return self.prepared(problem, image, kernel)
 
-class CupyPeerPrepared(PreparedBase):
+
+class CupyPeerPrepared(GpuPreparedBase):
     """Inputs uploaded (timed as ``upload``), one call to compile (``compile``), one download timed.
 
     Subclasses implement ``_compute()`` on ``self._x`` and ``self._k`` and return the output on the device.
@@ -38,12 +40,7 @@ class CupyPeerPrepared(PreparedBase):
             self._x = cupy.asarray(image)
             self._k = cupy.asarray(np.array(kernel, order="C", copy=True))
             self.sync()
-        with self.stage("compile"):
-            self()
-            self.sync()
-        start = time.perf_counter()
-        self.result()
-        self.setup_seconds["download"] = time.perf_counter() - start
+        self.finish_prepare("compile")
 
     def _compute(self):
         raise NotImplementedError

@@ -117,3 +117,4 @@ def convolution_kernel(problem: Problem, kernel: np.ndarray) -> np.ndarray:
     FFT multiplication convolves; correlation is convolution with the flipped kernel.
     """
     return kernel[::-1, ::-1] if problem.op == "corr" else kernel
+

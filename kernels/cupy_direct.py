@@ -8,7 +8,6 @@ Their modes are ours (``same`` centred like ``scipy.signal.correlate2d`` and
 from __future__ import annotations
 
 from ._cupy_peers import CupyPeerBackend, CupyPeerPrepared, cupyx_signal
-from ._problem import Problem
 
 
 class _CupyDirectPrepared(CupyPeerPrepared):
@@ -20,9 +19,7 @@ class _CupyDirectPrepared(CupyPeerPrepared):
 class CupyDirectBackend(CupyPeerBackend):
     name = "cupy-direct"
     method = "direct"
-
-    def prepare(self, problem: Problem, image, kernel) -> _CupyDirectPrepared:
-        return _CupyDirectPrepared(problem, image, kernel)
+    prepared = _CupyDirectPrepared
 
 
 BACKEND = CupyDirectBackend()

@@ -13,21 +13,20 @@ the kernel's spectrum is computed in ``prepare`` (fixed weights).
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from ._base import PreparedBase, check_inputs
+from ._base import check_inputs
 from ._fft_geometry import convolution_kernel, fft_shape, output_window
-from ._gpu import GpuBackendBase
+from ._gpu import GpuBackendBase, GpuPreparedBase
 from ._optional import optional_import
 from ._problem import Problem
+from ._spectrum import SpectrumCaching
 
 cupy = optional_import("cupy")
 cupyx_fft = optional_import("cupyx.scipy.fft")
 
 
-class _CupyFftPrepared(PreparedBase):
+class _CupyFftPrepared(GpuPreparedBase):
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray, cache_kernel: bool):
         super().__init__()
         self.problem = problem
@@ -54,12 +53,7 @@ class _CupyFftPrepared(PreparedBase):
                 self._ks = cupyx_fft.rfft2(self._k, plan=self._forward)
                 self.sync()
         self._window = output_window(problem)
-        with self.stage("compile"):  # the first product and copy compile CuPy's elementwise kernels
-            self()
-            self.sync()
-        start = time.perf_counter()
-        self.result()
-        self.setup_seconds["download"] = time.perf_counter() - start
+        self.finish_prepare("compile")  # the first product and copy compile CuPy's elementwise kernels
 
     def __call__(self) -> None:
         self._corner[...] = self._image
@@ -74,29 +68,17 @@ class _CupyFftPrepared(PreparedBase):
         return cupy.asnumpy(self._out[self._window]).astype(self.problem.np_dtype, copy=False)
 
 
-class CupyFftBackend(GpuBackendBase):
-    """FFT convolution with cuFFT plans made once, device-resident inputs.
-
-    Parameters
-    ----------
-    name : str
-        Registry name.
-    cache_kernel_spectrum : bool
-        Transform the kernel in ``prepare`` (fixed weights) instead of in every call.
-    """
+class CupyFftBackend(SpectrumCaching, GpuBackendBase):
+    """FFT convolution with cuFFT plans made once, device-resident inputs (see :class:`SpectrumCaching`)."""
 
     method = "fft"
     requires = ("cupy", "cupyx.scipy.fft")
 
     def __init__(self, name: str = "cupy-fft", cache_kernel_spectrum: bool = False):
-        self.name = name
-        self.cache_kernel_spectrum = cache_kernel_spectrum
+        super().__init__(name, cache_kernel_spectrum)
 
     def gpu_count(self) -> int:
         return cupy.cuda.runtime.getDeviceCount()
-
-    def metadata(self) -> dict:
-        return {"kernel_spectrum_cached": self.cache_kernel_spectrum}
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _CupyFftPrepared:
         return _CupyFftPrepared(problem, image, kernel, self.cache_kernel_spectrum)

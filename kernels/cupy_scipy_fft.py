@@ -28,9 +28,7 @@ class _CupyScipyFftPrepared(CupyPeerPrepared):
 class CupyScipyFftBackend(CupyPeerBackend):
     name = "cupy-scipy-fft"
     method = "fft"
-
-    def prepare(self, problem: Problem, image, kernel) -> _CupyScipyFftPrepared:
-        return _CupyScipyFftPrepared(problem, image, kernel)
+    prepared = _CupyScipyFftPrepared
 
 
 BACKEND = CupyScipyFftBackend()

@@ -23,6 +23,7 @@ from ._base import PreparedBase, check_inputs
 from ._fft_geometry import convolution_kernel, fft_shape, output_window
 from ._fftw_planning import FftwBackendBase, make_plans, pyfftw
 from ._problem import Problem
+from ._spectrum import SpectrumCaching
 
 
 class _FftwPrepared(PreparedBase):
@@ -77,24 +78,11 @@ class _FftwPrepared(PreparedBase):
         return self._window.copy()
 
 
-class FftwBackend(FftwBackendBase):
-    """FFT convolution through planned pyFFTW real-to-complex transforms.
-
-    Parameters
-    ----------
-    name : str
-        Registry name.
-    cache_kernel_spectrum : bool
-        Transform the kernel in ``prepare`` (fixed weights) instead of in every call.
-    """
+class FftwBackend(SpectrumCaching, FftwBackendBase):
+    """FFT convolution through planned pyFFTW real-to-complex transforms (see :class:`SpectrumCaching`)."""
 
     def __init__(self, name: str = "fftw", cache_kernel_spectrum: bool = False):
-        self.name = name
-        self.cache_kernel_spectrum = cache_kernel_spectrum
-
-    def metadata(self) -> dict:
-        """Planner effort, wisdom file, and whether the kernel's spectrum is cached."""
-        return {**super().metadata(), "kernel_spectrum_cached": self.cache_kernel_spectrum}
+        super().__init__(name, cache_kernel_spectrum)
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _FftwPrepared:
         return _FftwPrepared(problem, image, kernel, self.planner, self.cache_kernel_spectrum)

@@ -16,12 +16,10 @@ sweeps, and the test suite prepares it directly to check correctness.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from ._base import PreparedBase, check_inputs
-from ._gpu import GpuBackendBase
+from ._base import check_inputs
+from ._gpu import GpuBackendBase, GpuPreparedBase
 from ._optional import optional_import
 from ._problem import Problem, effective_kernel
 
@@ -74,7 +72,7 @@ def host_weights(problem: Problem, kernel: np.ndarray) -> np.ndarray:
     return np.array(effective_kernel(problem.op, kernel), order="C", copy=True)
 
 
-class _NumbaCudaPrepared(PreparedBase):
+class _NumbaCudaPrepared(GpuPreparedBase):
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
         super().__init__()
         self.problem = problem
@@ -91,12 +89,7 @@ class _NumbaCudaPrepared(PreparedBase):
         self._grid = ((ow + TILE_W - 1) // TILE_W, (oh + TILE_H - 1) // TILE_H)
         self._block = (TILE_W, TILE_H)
         self._shared_bytes = dtype.itemsize * (kh * kw + (TILE_H + kh - 1) * (TILE_W + kw - 1))
-        with self.stage("compile"):
-            self()
-            self.sync()
-        start = time.perf_counter()
-        self.result()
-        self.setup_seconds["download"] = time.perf_counter() - start
+        self.finish_prepare("compile")
 
     def __call__(self) -> None:
         _corr_valid_tiled[self._grid, self._block, 0, self._shared_bytes](self._x, self._w, self._out, self._zero)

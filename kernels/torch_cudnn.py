@@ -12,19 +12,17 @@ timed call is one ``conv2d`` on device-resident tensors (``conv2d`` correlates;
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from ._base import PreparedBase, check_inputs
-from ._gpu import GpuBackendBase
+from ._base import check_inputs
+from ._gpu import GpuBackendBase, GpuPreparedBase
 from ._optional import optional_import
 from ._problem import Problem, effective_kernel
 
 torch = optional_import("torch")
 
 
-class _TorchCudnnPrepared(PreparedBase):
+class _TorchCudnnPrepared(GpuPreparedBase):
     def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray, benchmark: bool, allow_tf32: bool):
         super().__init__()
         self.problem = problem
@@ -38,12 +36,7 @@ class _TorchCudnnPrepared(PreparedBase):
             self._w = torch.from_numpy(weights)[None, None].cuda()
             torch.cuda.synchronize()
         self._conv = torch.nn.functional.conv2d
-        with self.stage("plan"):  # cuDNN's algorithm search (benchmark mode) happens on the first call
-            self()
-            self.sync()
-        start = time.perf_counter()
-        self.result()
-        self.setup_seconds["download"] = time.perf_counter() - start
+        self.finish_prepare("plan")  # cuDNN's algorithm search (benchmark mode) happens on the first call
 
     def __call__(self) -> None:
         self._out = self._conv(self._x, self._w)
