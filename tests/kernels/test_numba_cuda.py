@@ -40,6 +40,31 @@ def test_numba_cuda_matches_reference(dtype, op, mode):
         assert {"upload", "compile", "download"} <= set(prepared.setup_seconds)
 
 
+@pytest.mark.parametrize("mode", ["full", "valid"])
+def test_kernels_larger_than_a_chunk_run_in_chunks(mode):
+    """A 20x17 kernel is walked in 2x2 chunks of 10x9 taps: no shared-memory limit on the kernel."""
+    from kernels._cuda_direct import CHUNK, launch_shape
+
+    problem = Problem("conv", mode, (22, 19), (20, 17), "float64", threads=1)
+    geometry = launch_shape(problem.out_shape, problem.kernel_shape)
+    assert (geometry["kch"], geometry["kcw"]) == (10, 9) and max(problem.kernel_shape) > CHUNK
+    rng = np.random.default_rng(5)
+    image, kernel = rng.standard_normal((22, 19)), rng.standard_normal((20, 17))
+    prepared = get_backend("numba-cuda").prepare(problem, image, kernel)
+    prepared()
+    np.testing.assert_allclose(prepared.result(), reference(problem, image, kernel), atol=1e-11)
+
+
+def test_chunks_split_the_kernel_evenly():
+    from kernels._cuda_direct import CHUNK, chunk_length
+
+    for n in range(1, 100):
+        size = chunk_length(n)
+        chunks = -(-n // size)
+        assert size <= CHUNK and chunks == -(-n // CHUNK)  # as few chunks as the limit allows
+        assert chunks * size - n < chunks  # and under one zero tap per chunk
+
+
 def test_uploaded_weights_have_positive_strides_for_every_kernel():
     from kernels.numba_cuda import host_weights
 
@@ -72,9 +97,13 @@ def test_gpu_metadata_says_why_there_are_no_numbers():
         assert peaks["copy_gbytes_s"] > 0 and peaks["fp32_gflops"] > 0
 
 
-def test_large_kernels_that_do_not_fit_shared_memory_are_unsupported():
-    ok, reason = get_backend("numba-cuda").supports(Problem("corr", "same", (64, 64), (99, 99), "float64"))
-    assert not ok and "shared memory" in reason
+def test_every_kernel_size_is_supported_and_bounded_in_shared_memory():
+    from kernels._cuda_direct import launch_shape, shared_bytes
+
+    for k in (1, 3, 15, 31, 63, 99, 255):
+        problem = Problem("corr", "same", (64, 64), (k, k), "float64")
+        assert get_backend("numba-cuda").supports(problem)[0]
+        assert shared_bytes(launch_shape(problem.out_shape, problem.kernel_shape), 8) <= 48 * 1024, k
 
 
 def test_gpu_backends_are_registered_as_cuda_with_a_reason_when_they_cannot_run():
