@@ -86,6 +86,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("first_call_s", "s", "the first call, the one that was verified"),
     Column("predicted_s", "s", "for `skipped` rows: the predicted time of the case"),
     Column("predicted_bytes", "B", "for `skipped` rows: the predicted memory of the case"),
+    Column(
+        "cache",
+        "",
+        "`warm`: calls back to back; `cold`: L2 flushed before every call (GPU rows, `timing.cache`)",
+    ),
     Column("loops", "", "calls per timed sample"),
     Column("n", "", "number of timed samples"),
     Column("min_s", "s", "fastest per-call time over the samples"),
@@ -95,7 +100,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("mean_s", "s", "mean per-call time"),
     Column("std_s", "s", "standard deviation of the per-call times"),
     Column("samples_s", "s", "the per-call time of each sample"),
-    Column("warning", "", "unstable timing (std >= 10 % of mean) or samples shorter than 1 ms"),
+    Column(
+        "warning",
+        "",
+        "unstable timing (std >= 10 % of mean), samples shorter than 1 ms, or a GPU that NVML saw throttled",
+    ),
     Column("gflops", "GFLOP/s", "direct-equivalent rate, 2·kernel_h·kernel_w·outputs / `median_s`, for every method"),
     Column(
         "peak_fraction",
@@ -116,7 +125,7 @@ COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 # Computed from the other columns (and the machine's peaks) when the table is written.
 DERIVED = ("gflops", "peak_fraction")
 # Standard columns from version 2 on; version 1 kept them as extras of the rows that had them.
-ADDED_IN_2 = ("kernel_spectrum_s", "download_s", "predicted_s", "predicted_bytes")
+ADDED_IN_2 = ("kernel_spectrum_s", "download_s", "predicted_s", "predicted_bytes", "cache")
 
 
 def case_identity(problem: Problem, dist: str, seed: int) -> dict:

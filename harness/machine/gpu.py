@@ -126,3 +126,83 @@ def measure_gpu_peaks() -> dict:
         ms = best_ms(lambda kernel=kernel, out=out, seed=seed: kernel[blocks, threads](out, seed, FMA_ITERATIONS))
         peaks[key] = 2 * 4 * FMA_ITERATIONS * blocks * threads / (ms / 1e3) / 1e9
     return peaks
+
+
+# NVML's clock-event (throttle) reasons that mean the GPU ran below the clocks it could hold.
+THROTTLE_REASONS = {
+    0x4: "software power cap",
+    0x8: "hardware slowdown",
+    0x20: "software thermal slowdown",
+    0x40: "hardware thermal slowdown",
+    0x80: "hardware power brake",
+}
+
+
+def _nvml():
+    """NVML's handle of GPU 0 and the module, or ``(None, why)`` (``nvidia-ml-py``, in the cuda extra)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        return pynvml, pynvml.nvmlDeviceGetHandleByIndex(0)
+    except Exception as exc:  # noqa: BLE001 - no NVML, no driver: the run simply has no clock record
+        return None, f"NVML unavailable: {type(exc).__name__}: {exc}"
+
+
+def _throttle_mask(pynvml, handle) -> int:
+    try:  # the newer name; older NVML bindings have only the second
+        read = pynvml.nvmlDeviceGetCurrentClocksEventReasons
+    except AttributeError:
+        read = pynvml.nvmlDeviceGetCurrentClocksThrottleReasons
+    return int(read(handle))
+
+
+def throttle_names(mask: int) -> list[str]:
+    """The throttle reasons set in an NVML reason mask (idle and application clocks are not throttling)."""
+    return [name for bit, name in THROTTLE_REASONS.items() if mask & bit]
+
+
+def collect_gpu_state() -> dict:
+    """Clocks, temperature, power and throttle reasons of GPU 0 now (NVML), or why they are unknown."""
+    pynvml, handle = _nvml()
+    if pynvml is None:
+        return {"available": False, "reason": handle}
+    clock = pynvml.nvmlDeviceGetClockInfo
+    return {
+        "available": True,
+        "sm_clock_mhz": int(clock(handle, pynvml.NVML_CLOCK_SM)),
+        "max_sm_clock_mhz": int(pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_SM)),
+        "memory_clock_mhz": int(clock(handle, pynvml.NVML_CLOCK_MEM)),
+        "temperature_c": int(pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU)),
+        "power_w": pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
+        "throttle": throttle_names(_throttle_mask(pynvml, handle)),
+    }
+
+
+class ThrottleMonitor:
+    """Counts, per backend, the samples after which NVML reported the GPU throttled; silent without NVML."""
+
+    def __init__(self):
+        self._pynvml, self._handle = _nvml()
+        self.counts: dict[str, int] = {}
+        self.reasons: dict[str, set[str]] = {}
+
+    @property
+    def active(self) -> bool:
+        return self._pynvml is not None
+
+    def after_sample(self, name: str) -> None:
+        """Read the throttle reasons now and charge them to ``name``'s sample."""
+        if not self.active:
+            return
+        names = throttle_names(_throttle_mask(self._pynvml, self._handle))
+        if names:
+            self.counts[name] = self.counts.get(name, 0) + 1
+            self.reasons.setdefault(name, set()).update(names)
+
+    def warning(self, name: str, samples: int) -> str:
+        """'' or 'throttled during K of N samples: reasons', for the row's ``warning``."""
+        count = self.counts.get(name, 0)
+        if not count:
+            return ""
+        return f"GPU throttled during {count} of {samples} samples: {', '.join(sorted(self.reasons[name]))}"

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from kernels import get_backend
 
+from ..machine.gpu import ThrottleMonitor
 from ..plan.cases import Case, Timing
 from ..plan.inputs import make_inputs
 from .budget import RatePredictor, over_budget
 from .exact import exact_error_metrics, exact_reference
 from .reference import check_reference, check_result
-from .timing import calibrate_loops, interleaved_samples, summarize, time_call
+from .timing import cache_state, calibrate_loops, interleaved_samples, summarize, time_call
 
 
 def new_row(case: Case, backend, run_id: str) -> dict:
@@ -69,7 +70,7 @@ def run_case(
             if backend.method == "fft":
                 count, (fft_h, fft_w) = backend.transforms(problem)
                 row.update(fft_h=int(fft_h), fft_w=int(fft_w), fft_blocks=int(count))
-            first[name] = time_call(prepared, 1, backend.device)
+            first[name] = time_call(prepared, 1, backend.device, timing.cache)
             output = prepared.result()
             status, reason, metrics = check_result(problem, output, ref)
             if output.shape == problem.out_shape:
@@ -78,6 +79,7 @@ def run_case(
             row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
             continue
         row.update(metrics, status=status, reason=reason or prepared.notes, first_call_s=first[name])
+        row["cache"] = cache_state(backend.device, timing.cache)
         if status == "ok":
             ready[name] = prepared
 
@@ -85,10 +87,15 @@ def run_case(
     devices = {name: rows[name]["device"] for name in ready}
     for name, prepared in ready.items():
         for _ in range(timing.warmup):
-            time_call(prepared, 1, devices[name])
-        estimate = min(first[name], time_call(prepared, 1, devices[name]))
+            time_call(prepared, 1, devices[name], timing.cache)
+        estimate = min(first[name], time_call(prepared, 1, devices[name], timing.cache))
         loops[name] = calibrate_loops(estimate, timing.min_sample_seconds)
-    samples = interleaved_samples(ready, loops, timing.samples, devices)
+    monitor = ThrottleMonitor() if "cuda" in devices.values() else None
+    after = None if monitor is None or not monitor.active else monitor.after_sample
+    samples = interleaved_samples(ready, loops, timing.samples, devices, timing.cache, after)
     for name, values in samples.items():
-        rows[name].update(summarize(values, loops[name]), loops=loops[name], samples_s=[float(v) for v in values])
+        row = rows[name]
+        row.update(summarize(values, loops[name]), loops=loops[name], samples_s=[float(v) for v in values])
+        throttled = monitor.warning(name, len(values)) if monitor is not None else ""
+        row["warning"] = "; ".join(w for w in (row["warning"], throttled) if w)
     return list(rows.values())

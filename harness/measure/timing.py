@@ -1,4 +1,10 @@
-"""Timing: calibrated loops, interleaved samples and their statistics."""
+"""Timing: calibrated loops, interleaved samples and their statistics.
+
+GPU work is timed warm (back-to-back calls, data left in L2 by the previous
+call, as in a pipeline) or cold (L2 flushed before every call by writing a
+buffer larger than it; each call is bracketed by its own events, the flush
+outside them): ``timing.cache`` in a config, recorded in each row's ``cache``.
+"""
 
 from __future__ import annotations
 
@@ -35,16 +41,51 @@ def _cuda_event_timer(prepared, loops: int) -> float:
     return cuda.event_elapsed_time(start, end) / 1e3 / loops
 
 
-TIMERS = {"cpu": _host_timer, "cuda": _cuda_event_timer}
+# Bytes written to evict L2 before a cold call: well above the 50 MiB of an H100 or H200.
+FLUSH_BYTES = 256 * 2**20
+_flush_buffer = None
 
 
-def time_call(prepared, loops: int = 1, device: str = "cpu") -> float:
-    """Seconds per call over ``loops`` back-to-back calls, by the timer of the backend's ``device``.
+def _flush_l2(cuda) -> None:
+    global _flush_buffer
+    if _flush_buffer is None:
+        _flush_buffer = cuda.device_array(FLUSH_BYTES, np.uint8)
+    cuda.driver.device_memset(_flush_buffer, 0, FLUSH_BYTES)
 
-    CPU: wall clock around the calls, the device synced at the end. CUDA: CUDA
-    events around the launches on the default stream.
+
+def _cuda_cold_timer(prepared, loops: int) -> float:
+    # Each call alone between its events, L2 flushed before it: no call finds the last one's data.
+    from numba import cuda
+
+    prepared.sync()
+    total = 0.0
+    for _ in range(loops):
+        _flush_l2(cuda)
+        start, end = cuda.event(), cuda.event()
+        start.record()
+        prepared()
+        end.record()
+        end.synchronize()
+        total += cuda.event_elapsed_time(start, end) / 1e3
+    return total / loops
+
+
+TIMERS = {("cpu", "warm"): _host_timer, ("cuda", "warm"): _cuda_event_timer, ("cuda", "cold"): _cuda_cold_timer}
+
+
+def cache_state(device: str, cache: str) -> str:
+    """The cache state a row is timed in: ``cold`` applies to GPU rows; CPU rows are always warm."""
+    return cache if (device, cache) in TIMERS else "warm"
+
+
+def time_call(prepared, loops: int = 1, device: str = "cpu", cache: str = "warm") -> float:
+    """Seconds per call over ``loops`` calls, by the timer of the backend's ``device`` and the cache state.
+
+    CPU: wall clock around back-to-back calls, the device synced at the end.
+    CUDA warm: CUDA events around back-to-back launches on the default stream.
+    CUDA cold: each launch between its own events, L2 flushed before it.
     """
-    return TIMERS[device](prepared, loops)
+    return TIMERS[(device, cache_state(device, cache))](prepared, loops)
 
 
 def calibrate_loops(seconds_per_call: float, min_sample_seconds: float) -> int:
@@ -55,19 +96,22 @@ def calibrate_loops(seconds_per_call: float, min_sample_seconds: float) -> int:
 
 
 def interleaved_samples(
-    prepared: dict, loops: dict, samples: int, devices: dict | None = None
+    prepared: dict, loops: dict, samples: int, devices: dict | None = None, cache: str = "warm", after=None
 ) -> dict[str, list[float]]:
     """Time every prepared case ``samples`` times, in rounds that visit each once.
 
     The visiting order rotates each round, so drift and noise on a shared machine
-    hit every backend alike instead of favouring whichever ran first.
+    hit every backend alike instead of favouring whichever ran first. ``after(name)``,
+    when given, is called after each sample (the GPU throttle monitor uses it).
     """
     names = list(prepared)
     out: dict[str, list[float]] = {name: [] for name in names}
     for r in range(samples):
         shift = r % len(names) if names else 0
         for name in names[shift:] + names[:shift]:
-            out[name].append(time_call(prepared[name], loops[name], (devices or {}).get(name, "cpu")))
+            out[name].append(time_call(prepared[name], loops[name], (devices or {}).get(name, "cpu"), cache))
+            if after is not None:
+                after(name)
     return out
 
 

@@ -8,6 +8,9 @@ from kernels import Problem
 
 from ..schema import case_identity, case_key
 
+# How GPU work is timed: calls back to back (warm), or L2 flushed before each call (cold).
+CACHE_STATES = ("warm", "cold")
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -17,7 +20,8 @@ class Timing:
     enough calls to last ``min_sample_seconds``; a case whose predicted time is
     above ``max_case_seconds`` is skipped (0 disables the budget); a case still
     running after ``case_timeout_seconds`` is stopped and recorded as ``timeout``
-    (isolated sweeps only; 0 disables the limit).
+    (isolated sweeps only; 0 disables the limit). ``cache`` is ``warm`` (calls
+    back to back) or ``cold`` (GPU rows: L2 flushed before every call).
     """
 
     samples: int = 5
@@ -25,6 +29,7 @@ class Timing:
     min_sample_seconds: float = 0.005
     max_case_seconds: float = 60.0
     case_timeout_seconds: float = 600.0
+    cache: str = "warm"
 
 
 @dataclass(frozen=True)

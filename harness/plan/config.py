@@ -15,7 +15,7 @@ from kernels import DTYPES, MODES, OPS, Problem, backends
 
 from ..errors import UsageError, allowed_list, nearest
 from ..machine.cpu import all_cores
-from .cases import Case, SweepConfig, Timing
+from .cases import CACHE_STATES, Case, SweepConfig, Timing
 from .inputs import DISTRIBUTIONS
 
 TOP_KEYS = ("name", "description", "sweep", "timing", "backend_options")
@@ -32,7 +32,7 @@ SWEEP_KEYS = (
     "dist",
     "seed",
 )
-TIMING_KEYS = ("samples", "warmup", "min_sample_seconds", "max_case_seconds", "case_timeout_seconds")
+TIMING_KEYS = ("samples", "warmup", "min_sample_seconds", "max_case_seconds", "case_timeout_seconds", "cache")
 
 
 def load_config(path: str | os.PathLike) -> SweepConfig:
@@ -141,23 +141,23 @@ def _as_list(value) -> list:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _strings(table: dict, key: str, default) -> list[str]:
+def _strings(table: dict, key: str, default, where: str = "sweep") -> list[str]:
     if key not in table:
         if default is None:
-            raise UsageError(f"sweep.{key} is required")
+            raise UsageError(f"{where}.{key} is required")
         return [default]
     values = _as_list(table[key])
     if not values or not all(isinstance(v, str) for v in values):
-        raise UsageError(f"sweep.{key} must be a string or a non-empty list of strings, got {table[key]!r}")
+        raise UsageError(f"{where}.{key} must be a string or a non-empty list of strings, got {table[key]!r}")
     return values
 
 
-def _choices(table: dict, key: str, allowed: tuple[str, ...], default: str) -> list[str]:
-    values = _strings(table, key, default)
+def _choices(table: dict, key: str, allowed: tuple[str, ...], default: str, where: str = "sweep") -> list[str]:
+    values = _strings(table, key, default, where)
     for value in values:
         if value not in allowed:
             raise UsageError(
-                f"sweep.{key}: unknown value {value!r}{nearest(value, allowed)}; "
+                f"{where}.{key}: unknown value {value!r}{nearest(value, allowed)}; "
                 f"acceptable values are {allowed_list(allowed)}"
             )
     return list(dict.fromkeys(values))
@@ -210,4 +210,5 @@ def _timing(raw: dict) -> Timing:
         min_sample_seconds=number("min_sample_seconds", Timing.min_sample_seconds, 0.0),
         max_case_seconds=number("max_case_seconds", Timing.max_case_seconds, 0.0),
         case_timeout_seconds=number("case_timeout_seconds", Timing.case_timeout_seconds, 0.0),
+        cache=_choices(raw, "cache", CACHE_STATES, Timing.cache, "timing")[0],
     )

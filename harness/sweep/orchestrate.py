@@ -22,7 +22,7 @@ from kernels import get_backend
 
 from ..analyse.derived import add_rates
 from ..machine.cpu import collect_metadata
-from ..machine.gpu import collect_gpu, measure_gpu_peaks
+from ..machine.gpu import collect_gpu, collect_gpu_state, measure_gpu_peaks
 from ..machine.peaks import collect_matmul_peaks
 from ..measure.budget import RatePredictor, work_units
 from ..measure.case import new_row, run_case
@@ -107,6 +107,8 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
     predictor = RatePredictor()
     interrupted = False
     progress.start(len(todo))
+    uses_gpu = any(get_backend(n).device == "cuda" for n in config.backends)
+    gpu_state_start = collect_gpu_state() if uses_gpu else {}
     previous = _configure(config.backend_options)
     worker = IsolatedRunner(config.backend_options, config.timing.case_timeout_seconds) if isolate else None
     stop = _StopOnInterrupt(progress)
@@ -146,7 +148,7 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
     # Measured after the sweep: BLAS threads spin after a matmul and would
     # slow whatever is timed next.
     peaks = collect_matmul_peaks([c.problem.dtype for c in cases], [c.problem.threads for c in cases])
-    uses_gpu = any(get_backend(n).device == "cuda" for n in config.backends)
+    gpu_state = {"start": gpu_state_start, "end": collect_gpu_state()} if uses_gpu else {}
     gpu_peaks = measure_gpu_peaks() if uses_gpu else {}
     meta = collect_metadata(
         config.source,
@@ -159,6 +161,7 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
         backends=backend_meta,
         gpu=collect_gpu() if uses_gpu else {},
         gpu_peaks=gpu_peaks,
+        gpu_state=gpu_state,
     )
     if worker is not None and worker.numba:
         meta["numba"] = worker.numba  # as the worker that ran the kernels saw it

@@ -37,3 +37,11 @@ def test_rounds_interleave_backends_and_rotate_order():
     out = interleaved_samples(prepared, {n: 1 for n in "abc"}, samples=3)
     assert log == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
     assert all(len(v) == 3 for v in out.values())
+
+
+def test_cold_cache_applies_to_gpu_rows_only():
+    from harness.measure.timing import TIMERS, cache_state
+
+    assert cache_state("cuda", "cold") == "cold" and cache_state("cuda", "warm") == "warm"
+    assert cache_state("cpu", "cold") == "warm"  # no L2 flush on the CPU: the row says so
+    assert TIMERS[("cuda", "cold")] is not TIMERS[("cuda", "warm")]

@@ -110,3 +110,10 @@ def test_backend_options_are_validated_against_the_backend():
     no_options = {"sweep": BASE["sweep"], "backend_options": {"numba-cpu": {"planner": "FFTW_MEASURE"}}}
     with pytest.raises(UsageError, match=r"numba-cpu takes none"):
         parse_config(no_options)
+
+
+def test_timing_cache_is_validated_and_defaults_to_warm():
+    assert parse_config(BASE).cases and parse_config(BASE).timing.cache == "warm"
+    assert parse_config(dict(BASE, timing={"cache": "cold"})).timing.cache == "cold"
+    with pytest.raises(UsageError, match=r"timing.cache: unknown value 'cool' \(did you mean 'cold'\?\)"):
+        parse_config(dict(BASE, timing={"cache": "cool"}))
