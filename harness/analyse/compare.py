@@ -7,7 +7,9 @@ backend pair, backend A of the first run is matched against backend B of the
 second (which may be the same run). Significance is a two-sided Mann-Whitney U
 test on the raw per-call samples each row stores (``samples_s``): exact when
 the samples have no ties and are few, the normal approximation with tie
-correction otherwise.
+correction otherwise. A run compares many cases at once, so the verdicts use
+Benjamini-Hochberg q-values (the false discovery rate), not raw p-values:
+among the cases called faster or slower, at most ``alpha`` are expected false.
 """
 
 from __future__ import annotations
@@ -121,6 +123,45 @@ class Comparison:
         return out
 
 
+def fdr_q_values(p_values) -> np.ndarray:
+    """Benjamini-Hochberg q-values of ``p_values`` (NaN stays NaN and does not count as a test)."""
+    p = np.asarray(p_values, dtype=float)
+    q = np.full_like(p, np.nan)
+    tested = np.flatnonzero(np.isfinite(p))
+    if tested.size:
+        order = tested[np.argsort(p[tested], kind="stable")]
+        ranked = p[order] * tested.size / np.arange(1, tested.size + 1)
+        q[order] = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
+    return q
+
+
+def regressions(cases: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Cases where B is significantly slower than A (by the verdict) and by more than ``threshold`` (0.05: 5 %)."""
+    slower = (cases["verdict"] == "slower") & (cases["median_b"] > cases["median_a"] * (1.0 + threshold))
+    return cases[slower]
+
+
+# What must agree for two runs' times to be comparable: the machine, and the libraries that do the work.
+_MACHINE_KEYS = ("cpu_model", "usable_cores", "arch")
+
+
+def environment_differences(meta_a: dict, meta_b: dict) -> dict[str, list[str]]:
+    """``{"machine": [...], "versions": [...]}``: how two runs' machines and library versions differ."""
+    out: dict[str, list[str]] = {"machine": [], "versions": []}
+    machine_a, machine_b = meta_a.get("machine") or {}, meta_b.get("machine") or {}
+    for key in _MACHINE_KEYS:
+        if key in machine_a and key in machine_b and machine_a[key] != machine_b[key]:
+            out["machine"].append(f"{key}: {machine_a[key]} vs {machine_b[key]}")
+    gpu_a, gpu_b = (meta_a.get("gpu") or {}).get("name"), (meta_b.get("gpu") or {}).get("name")
+    if gpu_a and gpu_b and gpu_a != gpu_b:
+        out["machine"].append(f"GPU: {gpu_a} vs {gpu_b}")
+    versions_a, versions_b = meta_a.get("versions") or {}, meta_b.get("versions") or {}
+    for name in sorted(set(versions_a) & set(versions_b)):
+        if versions_a[name] != versions_b[name]:
+            out["versions"].append(f"{name} {versions_a[name]} vs {versions_b[name]}")
+    return out
+
+
 def _samples(values) -> np.ndarray:
     if values is None or (isinstance(values, float) and math.isnan(values)):
         return np.array([])
@@ -170,9 +211,10 @@ def compare(
     -------
     Comparison
         ``cases`` has per matched case ``median_a``, ``median_b``, ``speedup``
-        (``median_a / median_b``: above 1 means B is faster), ``p_value`` and
-        ``verdict`` ("faster", "slower": B against A, significant at ``alpha``;
-        "same"; or "no samples").
+        (``median_a / median_b``: above 1 means B is faster), ``p_value``,
+        ``q_value`` (Benjamini-Hochberg over the matched cases) and ``verdict``
+        ("faster", "slower": B against A, q-value at most ``alpha``; "same";
+        or "no samples").
     """
     if (backend_a is None) != (backend_b is None):
         raise ValueError("give both backends of the pair, or neither")
@@ -183,27 +225,30 @@ def compare(
         keys = [k for k in keys if k != "backend"]
     a, b = _per_case(frame_a, keys), _per_case(frame_b, keys)
     if a.empty or b.empty:
-        cases = pd.DataFrame(columns=keys + ["backend_a", "backend_b", "median_a", "median_b", "speedup", "p_value"])
+        cases = pd.DataFrame(
+            columns=keys + ["backend_a", "backend_b", "median_a", "median_b", "speedup", "p_value", "q_value"]
+        )
         return Comparison(cases.assign(verdict=[]), len(a), len(b), *labels)
     merged = a.merge(b, on=keys, how="outer", suffixes=("_a", "_b"), indicator=True)
     both = merged[merged["_merge"] == "both"].copy()
     if "backend_a" not in both:
         both["backend_a"] = both["backend_b"] = both["backend"]
-    p_values, verdicts = [], []
-    for sa, sb, ma, mb in zip(both["samples_a"], both["samples_b"], both["median_s_a"], both["median_s_b"]):
-        if len(sa) < 2 or len(sb) < 2:
-            p_values.append(float("nan"))
-            verdicts.append("no samples")
-            continue
-        _, p = mann_whitney(sa, sb)
-        p_values.append(p)
-        verdicts.append("same" if p >= alpha else "faster" if mb < ma else "slower")
+    p_values = [
+        mann_whitney(sa, sb)[1] if len(sa) >= 2 and len(sb) >= 2 else float("nan")
+        for sa, sb in zip(both["samples_a"], both["samples_b"])
+    ]
+    q_values = fdr_q_values(p_values)
+    verdicts = [
+        "no samples" if not np.isfinite(q) else "same" if q > alpha else "faster" if mb < ma else "slower"
+        for q, ma, mb in zip(q_values, both["median_s_a"], both["median_s_b"])
+    ]
     both = both.rename(columns={"median_s_a": "median_a", "median_s_b": "median_b"})
     both["speedup"] = both["median_a"] / both["median_b"]
     both["p_value"] = p_values
+    both["q_value"] = q_values
     both["verdict"] = verdicts
     columns = [k for k in keys if k != "backend"] + ["backend_a", "backend_b", "median_a", "median_b", "speedup"]
-    cases = both[columns + ["p_value", "verdict"]].reset_index(drop=True)
+    cases = both[columns + ["p_value", "q_value", "verdict"]].reset_index(drop=True)
     only_a = int((merged["_merge"] == "left_only").sum())
     only_b = int((merged["_merge"] == "right_only").sum())
     return Comparison(cases, only_a, only_b, *labels)

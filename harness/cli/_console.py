@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import sys
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -63,6 +67,40 @@ def parse_shape(text: str, what: str) -> tuple[int, int]:
     if len(dims) != 2 or min(dims) < 1:
         raise UsageError(f"--{what}: expected N, HxW or 1xL with positive integers, got {text!r}")
     return dims[0], dims[1]
+
+
+def print_json(value) -> None:
+    """``value`` as JSON on stdout, for scripts (``--json``): NaN and infinities as null, tuples as lists."""
+
+    def clean(v):
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return v
+
+    json.dump(clean(value), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def add_json_flag(parser) -> None:
+    """The ``--json`` flag every reporting command takes."""
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+
+
+def percent(text: str) -> float:
+    """``"5%"`` or ``"0.05"`` -> 0.05."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage such as 5% or 0.05, got {text!r}") from None
+    if not 0 <= value < 10:
+        raise argparse.ArgumentTypeError(f"expected a percentage from 0% to 1000%, got {text!r}")
+    return value
 
 
 def seconds(value: float) -> str:

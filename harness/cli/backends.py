@@ -7,15 +7,26 @@ from rich.table import Table
 
 from kernels import backends
 
-from ._console import console
+from ._console import add_json_flag, console, print_json
 
 
 def add_parser(sub) -> None:
     listing = sub.add_parser("backends", help="list backends, whether they can run here, and why not")
+    add_json_flag(listing)
     listing.set_defaults(func=main)
 
 
 def main(args) -> int:
+    if args.json:
+        records = []
+        for name, backend in sorted(backends().items()):
+            ok, reason = backend.available()
+            records.append(
+                dict(name=name, method=backend.method, device=backend.device, available=ok, reason=reason,
+                     options=backend.options())
+            )
+        print_json(records)
+        return 0
     table = Table(title="convbench backends")
     for column in ("name", "method", "device", "available", "reason"):
         table.add_column(column)

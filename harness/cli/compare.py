@@ -6,10 +6,10 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ..analyse.compare import compare
+from ..analyse.compare import compare, environment_differences, regressions
 from ..errors import UsageError
-from ..store.tables import load_results
-from ._console import console, seconds
+from ..store.tables import load_results, read_metadata
+from ._console import add_json_flag, console, percent, print_json, seconds
 
 
 def add_parser(sub) -> None:
@@ -18,13 +18,36 @@ def add_parser(sub) -> None:
     comp.add_argument("dir_b", help="results directory B (may be A itself with --backends)")
     comp.add_argument("--backends", nargs=2, metavar=("NAME_A", "NAME_B"), help="compare NAME_A in A with NAME_B in B")
     comp.add_argument("--ignore-threads", action="store_true", help="match cases across thread counts (machines)")
-    comp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    comp.add_argument(
+        "--alpha", type=float, default=0.05, help="false discovery rate of the verdicts (default 0.05)"
+    )
+    comp.add_argument(
+        "--fail-slower",
+        type=percent,
+        metavar="PCT",
+        help="exit 1 when a case of B is significantly slower than A by more than PCT (e.g. 5%%): for CI",
+    )
+    comp.add_argument(
+        "--across-machines",
+        action="store_true",
+        help="compare runs from different machines (refused otherwise: their times are not comparable)",
+    )
     comp.add_argument("--csv", help="also write the per-case table to this CSV file")
+    add_json_flag(comp)
     comp.set_defaults(func=main)
 
 
 def main(args) -> int:
     frame_a, frame_b = load_results(Path(args.dir_a)), load_results(Path(args.dir_b))
+    differences = environment_differences(read_metadata(Path(args.dir_a)), read_metadata(Path(args.dir_b)))
+    if differences["machine"] and not args.across_machines:
+        raise UsageError(
+            f"{args.dir_a!r} and {args.dir_b!r} come from different machines ({'; '.join(differences['machine'])}); "
+            "pass --across-machines to compare them anyway"
+        )
+    warnings = [f"different machines: {'; '.join(differences['machine'])}"] if differences["machine"] else []
+    if differences["versions"]:
+        warnings.append(f"different library versions: {'; '.join(differences['versions'])}")
     pair = args.backends or (None, None)
     for name, frame, where in ((pair[0], frame_a, args.dir_a), (pair[1], frame_b, args.dir_b)):
         if name is not None and not (frame["backend"] == name).any():
@@ -40,8 +63,38 @@ def main(args) -> int:
     )
     if result.cases.empty:
         raise UsageError(f"no case matches between {args.dir_a!r} and {args.dir_b!r}")
+    slower = regressions(result.cases, args.fail_slower) if args.fail_slower is not None else result.cases[:0]
+    if args.csv:
+        result.cases.to_csv(args.csv, index=False)
+    if args.json:
+        print_json(
+            {
+                "summary": result.summary(),
+                "warnings": warnings,
+                "fail_slower": args.fail_slower,
+                "regressions": len(slower),
+                "cases": result.cases.to_dict("records"),
+            }
+        )
+        return 1 if len(slower) else 0
+    _print_table(args, result)
+    for warning in warnings:
+        console.print(f"[yellow]warning: {warning}[/]")
+    if args.csv:
+        console.print(f"wrote {args.csv}")
+    if args.fail_slower is not None:
+        if len(slower):
+            console.print(
+                f"[red]{len(slower)} case(s) of B significantly slower than A by more than {args.fail_slower:.0%}[/]"
+            )
+            return 1
+        console.print(f"no case of B significantly slower than A by more than {args.fail_slower:.0%}")
+    return 0
+
+
+def _print_table(args, result) -> None:
     table = Table(title=f"speedup = time in A / time in B   (A: {args.dir_a}, B: {args.dir_b})", title_justify="left")
-    for column in ("backend", "case", "A", "B", "speedup", "p", "B is"):
+    for column in ("backend", "case", "A", "B", "speedup", "p", "q", "B is"):
         table.add_column(column)
     for r in result.cases.to_dict("records"):
         backend = r["backend_a"] if r["backend_a"] == r["backend_b"] else f"{r['backend_a']} -> {r['backend_b']}"
@@ -53,13 +106,14 @@ def main(args) -> int:
             seconds(r["median_b"]),
             f"{r['speedup']:.3f}",
             "-" if r["p_value"] != r["p_value"] else f"{r['p_value']:.3g}",
+            "-" if r["q_value"] != r["q_value"] else f"{r['q_value']:.3g}",
             f"[{colour}]{r['verdict']}[/]",
         )
     console.print(table)
     s = result.summary()
     counts = ", ".join(f"{s.get(v, 0)} {v}" for v in ("faster", "slower", "same", "no samples") if s.get(v))
     console.print(
-        f"{s['cases']} matched cases ({counts}; Mann-Whitney U, alpha {args.alpha:g}); "
+        f"{s['cases']} matched cases ({counts}; Mann-Whitney U, false discovery rate {args.alpha:g}); "
         f"{s['only_a']} only in A, {s['only_b']} only in B"
     )
     if "geomean_speedup" in s:
@@ -67,7 +121,3 @@ def main(args) -> int:
             f"geometric-mean speedup of B over A: {s['geomean_speedup']:.3f} "
             f"(95% bootstrap interval over cases {s['geomean_low']:.3f} .. {s['geomean_high']:.3f})"
         )
-    if args.csv:
-        result.cases.to_csv(args.csv, index=False)
-        console.print(f"wrote {args.csv}")
-    return 0

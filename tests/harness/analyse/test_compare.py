@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -87,3 +89,63 @@ def test_cli_compare(tmp_path, capsys):
     assert csv.read_text().count("\n") == 5
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--backends", "numba-cpu", "opencv"]) == 2
     assert "has no rows of backend 'opencv'" in capsys.readouterr().err
+
+
+def test_q_values_are_benjamini_hochberg():
+    from harness.analyse.compare import fdr_q_values
+
+    p = [0.01, 0.04, 0.03, 0.2, float("nan")]
+    q = fdr_q_values(p)
+    # Sorted p .01 .03 .04 .2 (m = 4) give p * m / rank = .04 .06 .0533 .2; q is the running
+    # minimum from the largest rank down: .04 .0533 .0533 .2, put back in the input's order.
+    assert q[:4] == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.2]) and np.isnan(q[4])
+    scipy_stats = pytest.importorskip("scipy.stats")
+    if hasattr(scipy_stats, "false_discovery_control"):
+        assert q[:4] == pytest.approx(scipy_stats.false_discovery_control(p[:4]))
+
+
+def test_runs_with_different_seeds_do_not_merge():
+    a = synthetic_run([64], [3, 7])
+    b = a.assign(seed=1)
+    assert compare(a, b).cases.empty  # was: matched, as if the same inputs had been timed
+
+
+def _two_runs(tmp_path, factor, machine_b="Test CPU", numpy_b="2.0"):
+    a, b = synthetic_run([64], [3, 7], noise=0.02), synthetic_run([64], [3, 7], noise=0.02, seed=1)
+    b["samples_s"] = [list(np.asarray(s) * factor) for s in b["samples_s"]]
+    b["median_s"] *= factor
+    for name, frame, cpu, numpy in (("a", a, "Test CPU", "2.0"), ("b", b, machine_b, numpy_b)):
+        (tmp_path / name).mkdir()
+        frame.to_parquet(tmp_path / name / "results.parquet")
+        meta = {"schema_version": 2, "machine": {"cpu_model": cpu, "usable_cores": 2}, "versions": {"numpy": numpy}}
+        (tmp_path / name / "metadata.json").write_text(json.dumps(meta))
+    return str(tmp_path / "a"), str(tmp_path / "b")
+
+
+def test_fail_slower_exits_1_on_a_significant_regression_only(tmp_path, capsys):
+    a, b = _two_runs(tmp_path, factor=1.5)
+    assert main(["compare", a, b, "--fail-slower", "5%"]) == 1
+    assert "4 case(s) of B significantly slower than A by more than 5%" in " ".join(capsys.readouterr().out.split())
+    assert main(["compare", a, b, "--fail-slower", "60%"]) == 0  # slower, but by less than the threshold
+    assert main(["compare", b, a, "--fail-slower", "5%"]) == 0  # faster is no regression
+
+
+def test_json_output_for_scripts(tmp_path, capsys):
+    a, b = _two_runs(tmp_path, factor=1.5)
+    capsys.readouterr()
+    assert main(["compare", a, b, "--json", "--fail-slower", "0.05"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["regressions"] == 4 and len(report["cases"]) == 4
+    assert {c["verdict"] for c in report["cases"]} == {"slower"} and report["summary"]["cases"] == 4
+    assert main(["backends", "--json"]) == 0
+    listed = {b["name"]: b for b in json.loads(capsys.readouterr().out)}
+    assert listed["numba-cpu"]["available"] is True and listed["fftw"]["options"] == {"planner": "FFTW_MEASURE"}
+
+
+def test_runs_from_different_machines_are_refused_and_versions_warned(tmp_path, capsys):
+    a, b = _two_runs(tmp_path, factor=1.0, machine_b="Other CPU", numpy_b="2.1")
+    assert main(["compare", a, b]) == 2
+    assert "come from different machines (cpu_model: Test CPU vs Other CPU)" in capsys.readouterr().err
+    assert main(["compare", a, b, "--across-machines"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "different machines" in out and "different library versions: numpy 2.0 vs 2.1" in out
