@@ -100,10 +100,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("mean_s", "s", "mean per-call time"),
     Column("std_s", "s", "standard deviation of the per-call times"),
     Column("samples_s", "s", "the per-call time of each sample"),
+    Column("ci_low_s", "s", "lower end of the median's distribution-free 95 % confidence interval"),
+    Column("ci_high_s", "s", "upper end of that interval; sampling goes on until it is within `timing.ci_target`"),
+    Column("other_cpu_frac", "", "share of all cores that other processes used while the case was sampled"),
+    Column("steal_frac", "", "share of all cores the hypervisor stole while the case was sampled"),
     Column(
         "warning",
         "",
-        "unstable timing (std >= 10 % of mean), samples shorter than 1 ms, or a GPU that NVML saw throttled",
+        "unstable timing (std >= 10 % of mean), samples shorter than 1 ms, a median not known to `ci_target`, "
+        "a machine that was not quiet (others' CPU > 10 %, steal > 5 %), or a GPU that NVML saw throttled",
     ),
     Column("gflops", "GFLOP/s", "direct-equivalent rate, 2·kernel_h·kernel_w·outputs / `median_s`, for every method"),
     Column(
@@ -125,7 +130,17 @@ COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 # Computed from the other columns (and the machine's peaks) when the table is written.
 DERIVED = ("gflops", "peak_fraction")
 # Standard columns from version 2 on; version 1 kept them as extras of the rows that had them.
-ADDED_IN_2 = ("kernel_spectrum_s", "download_s", "predicted_s", "predicted_bytes", "cache")
+ADDED_IN_2 = (
+    "kernel_spectrum_s",
+    "download_s",
+    "predicted_s",
+    "predicted_bytes",
+    "cache",
+    "ci_low_s",
+    "ci_high_s",
+    "other_cpu_frac",
+    "steal_frac",
+)
 
 
 def case_identity(problem: Problem, dist: str, seed: int) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 from kernels import get_backend
 
 from ..errors import UsageError
+from ..machine.state import collect_machine_state, tuning_warnings
 from ..plan.config import load_config
 from ..present.plots import plot_all
 from ..present.summary import status_counts, summary_tables
@@ -33,6 +34,8 @@ def main(args) -> int:
     out_dir = Path(args.out) if args.out else DEFAULT_RESULTS / config.name
     if args.resume and not args.out and not out_dir.exists():
         raise UsageError(f"--resume: {str(out_dir)!r} does not exist; name the directory with --out")
+    for warning in tuning_warnings(collect_machine_state()):
+        console.print(f"[yellow]machine not tuned for benchmarking: {warning}[/]")
     for name in config.backends:
         ok, reason = get_backend(name).available()
         if not ok:

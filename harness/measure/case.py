@@ -11,12 +11,13 @@ from __future__ import annotations
 from kernels import get_backend
 
 from ..machine.gpu import ThrottleMonitor
+from ..machine.state import CpuActivity, noise_warning
 from ..plan.cases import Case, Timing
 from ..plan.inputs import make_inputs
 from .budget import RatePredictor, over_budget
 from .exact import exact_error_metrics, exact_reference
 from .reference import check_reference, check_result
-from .timing import cache_state, calibrate_loops, interleaved_samples, summarize, time_call
+from .timing import cache_state, calibrate_loops, sample_until_stable, summarize, time_call
 
 
 def new_row(case: Case, backend, run_id: str) -> dict:
@@ -92,10 +93,13 @@ def run_case(
         loops[name] = calibrate_loops(estimate, timing.min_sample_seconds)
     monitor = ThrottleMonitor() if "cuda" in devices.values() else None
     after = None if monitor is None or not monitor.active else monitor.after_sample
-    samples = interleaved_samples(ready, loops, timing.samples, devices, timing.cache, after)
+    activity = CpuActivity()
+    samples = sample_until_stable(ready, loops, timing, devices, after, timing.max_case_seconds)
+    quiet = activity.measure()
     for name, values in samples.items():
         row = rows[name]
-        row.update(summarize(values, loops[name]), loops=loops[name], samples_s=[float(v) for v in values])
+        row.update(summarize(values, loops[name], timing.ci_target), loops=loops[name])
+        row.update(quiet, samples_s=[float(v) for v in values])
         throttled = monitor.warning(name, len(values)) if monitor is not None else ""
-        row["warning"] = "; ".join(w for w in (row["warning"], throttled) if w)
+        row["warning"] = "; ".join(w for w in (row["warning"], throttled, noise_warning(quiet)) if w)
     return list(rows.values())

@@ -96,17 +96,27 @@ def calibrate_loops(seconds_per_call: float, min_sample_seconds: float) -> int:
 
 
 def interleaved_samples(
-    prepared: dict, loops: dict, samples: int, devices: dict | None = None, cache: str = "warm", after=None
+    prepared: dict,
+    loops: dict,
+    samples: int,
+    devices: dict | None = None,
+    cache: str = "warm",
+    after=None,
+    out: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
     """Time every prepared case ``samples`` times, in rounds that visit each once.
 
     The visiting order rotates each round, so drift and noise on a shared machine
     hit every backend alike instead of favouring whichever ran first. ``after(name)``,
     when given, is called after each sample (the GPU throttle monitor uses it).
+    Samples are appended to ``out`` when given (more rounds for the same cases).
     """
     names = list(prepared)
-    out: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(samples):
+    out = out if out is not None else {}
+    for name in names:
+        out.setdefault(name, [])
+    done = len(out[names[0]]) if names else 0  # rounds already taken: the rotation goes on from there
+    for r in range(done, done + samples):
         shift = r % len(names) if names else 0
         for name in names[shift:] + names[:shift]:
             out[name].append(time_call(prepared[name], loops[name], (devices or {}).get(name, "cpu"), cache))
@@ -115,8 +125,52 @@ def interleaved_samples(
     return out
 
 
-def summarize(samples: list[float], loops: int) -> dict[str, float]:
-    """min, median, q1, q3, mean, std, n of per-call times, and a warning when unstable."""
+def median_interval(samples) -> tuple[float, float]:
+    """A distribution-free 95 % confidence interval of the median: two order statistics.
+
+    The ranks ``n/2 -+ 1.96 sqrt(n)/2`` (the normal approximation of the binomial
+    count of samples below the median), clipped to the sample: with 5 samples
+    the interval is their whole range.
+    """
+    a = np.sort(np.asarray(samples, dtype=np.float64))
+    n = a.size
+    half = 1.96 * math.sqrt(n) / 2
+    low = max(0, math.floor(n / 2 - half))
+    high = min(n - 1, math.ceil(n / 2 + half) - 1)
+    return float(a[low]), float(a[high])
+
+
+def relative_half_width(samples) -> float:
+    """Half the median's 95 % interval over the median: 0.02 means the median is known to +-2 %."""
+    low, high = median_interval(samples)
+    median = float(np.median(samples))
+    return (high - low) / (2 * median) if median > 0 else float("inf")
+
+
+def sample_until_stable(
+    prepared: dict, loops: dict, timing, devices: dict, after=None, budget_seconds: float = 0.0
+) -> dict[str, list[float]]:
+    """``timing.samples`` interleaved rounds, then more rounds for the cases whose median is not yet known
+    to ``timing.ci_target``, until it is, ``timing.max_samples`` are taken or ``budget_seconds`` have passed.
+    """
+    start = time.perf_counter()
+    out = interleaved_samples(prepared, loops, timing.samples, devices, timing.cache, after)
+    while True:
+        open_cases = {
+            name: p
+            for name, p in prepared.items()
+            if len(out[name]) < timing.max_samples and relative_half_width(out[name]) > timing.ci_target
+        }
+        if not open_cases or (budget_seconds and time.perf_counter() - start > budget_seconds):
+            return out
+        interleaved_samples(open_cases, loops, 1, devices, timing.cache, after, out)
+
+
+def summarize(samples: list[float], loops: int, ci_target: float = 0.0) -> dict[str, float]:
+    """min, median and its 95 % interval, q1, q3, mean, std, n of per-call times, and a warning when unstable.
+
+    With ``ci_target``, a median whose interval is wider than +-``ci_target`` is warned about.
+    """
     a = np.asarray(samples, dtype=np.float64)
     q1, median, q3 = np.percentile(a, [25, 50, 75])
     mean = float(a.mean())
@@ -126,7 +180,15 @@ def summarize(samples: list[float], loops: int) -> dict[str, float]:
         warnings.append(f"unstable: std is {100 * std / mean:.0f}% of mean")
     if a.min() * loops < SHORT_SAMPLE_SECONDS:
         warnings.append("samples shorter than 1 ms")
+    low, high = median_interval(a)
+    if ci_target and median > 0 and (high - low) / (2 * median) > ci_target:
+        warnings.append(
+            f"median known to +-{100 * (high - low) / (2 * median):.1f}% after {a.size} samples "
+            f"(target {100 * ci_target:g}%)"
+        )
     return {
+        "ci_low_s": low,
+        "ci_high_s": high,
         "min_s": float(a.min()),
         "median_s": float(median),
         "q1_s": float(q1),

@@ -22,6 +22,9 @@ class Timing:
     running after ``case_timeout_seconds`` is stopped and recorded as ``timeout``
     (isolated sweeps only; 0 disables the limit). ``cache`` is ``warm`` (calls
     back to back) or ``cold`` (GPU rows: L2 flushed before every call).
+    After the ``samples`` rounds, a backend whose median's 95 % interval is
+    wider than +-``ci_target`` gets more rounds, up to ``max_samples`` samples
+    (the stopping rule; ``ci_target = 0`` turns it off).
     """
 
     samples: int = 5
@@ -30,6 +33,8 @@ class Timing:
     max_case_seconds: float = 60.0
     case_timeout_seconds: float = 600.0
     cache: str = "warm"
+    ci_target: float = 0.02
+    max_samples: int = 30
 
 
 @dataclass(frozen=True)

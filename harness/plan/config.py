@@ -32,7 +32,16 @@ SWEEP_KEYS = (
     "dist",
     "seed",
 )
-TIMING_KEYS = ("samples", "warmup", "min_sample_seconds", "max_case_seconds", "case_timeout_seconds", "cache")
+TIMING_KEYS = (
+    "samples",
+    "warmup",
+    "min_sample_seconds",
+    "max_case_seconds",
+    "case_timeout_seconds",
+    "cache",
+    "ci_target",
+    "max_samples",
+)
 
 
 def load_config(path: str | os.PathLike) -> SweepConfig:
@@ -204,11 +213,15 @@ def _timing(raw: dict) -> Timing:
             raise UsageError(f"timing.{key} must be a number >= {minimum}, got {value!r}")
         return float(value)
 
+    samples = _integer(raw.get("samples", Timing.samples), "timing.samples", minimum=5)
+    max_samples = _integer(raw.get("max_samples", max(Timing.max_samples, samples)), "timing.max_samples", samples)
     return Timing(
-        samples=_integer(raw.get("samples", Timing.samples), "timing.samples", minimum=5),
+        samples=samples,
         warmup=_integer(raw.get("warmup", Timing.warmup), "timing.warmup", minimum=0),
         min_sample_seconds=number("min_sample_seconds", Timing.min_sample_seconds, 0.0),
         max_case_seconds=number("max_case_seconds", Timing.max_case_seconds, 0.0),
         case_timeout_seconds=number("case_timeout_seconds", Timing.case_timeout_seconds, 0.0),
         cache=_choices(raw, "cache", CACHE_STATES, Timing.cache, "timing")[0],
+        ci_target=number("ci_target", Timing.ci_target, 0.0),
+        max_samples=max_samples,
     )

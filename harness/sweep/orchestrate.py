@@ -24,6 +24,7 @@ from ..analyse.derived import add_rates
 from ..machine.cpu import collect_metadata
 from ..machine.gpu import collect_gpu, collect_gpu_state, measure_gpu_peaks
 from ..machine.peaks import collect_matmul_peaks
+from ..machine.state import collect_machine_state
 from ..measure.budget import RatePredictor, work_units
 from ..measure.case import new_row, run_case
 from ..plan.cases import Case, SweepConfig
@@ -109,6 +110,7 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
     progress.start(len(todo))
     uses_gpu = any(get_backend(n).device == "cuda" for n in config.backends)
     gpu_state_start = collect_gpu_state() if uses_gpu else {}
+    machine_state_start = collect_machine_state()
     previous = _configure(config.backend_options)
     worker = IsolatedRunner(config.backend_options, config.timing.case_timeout_seconds) if isolate else None
     stop = _StopOnInterrupt(progress)
@@ -162,6 +164,7 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
         gpu=collect_gpu() if uses_gpu else {},
         gpu_peaks=gpu_peaks,
         gpu_state=gpu_state,
+        machine_state={"start": machine_state_start, "end": collect_machine_state()},
     )
     if worker is not None and worker.numba:
         meta["numba"] = worker.numba  # as the worker that ran the kernels saw it

@@ -74,6 +74,6 @@ def fake_backends(monkeypatch):
 def test_perturbed_backend_is_wrong_and_not_timed(fake_backends):
     case = Case(Problem("corr", "same", (32, 32), (3, 3), "float32", 1))
     rows = {r["backend"]: r for r in run_case(case, ["numba-cpu", "perturbed", "raises"], Timing())}
-    assert rows["numba-cpu"]["status"] == "ok" and rows["numba-cpu"]["n"] == 5
+    assert rows["numba-cpu"]["status"] == "ok" and 5 <= rows["numba-cpu"]["n"] <= Timing().max_samples
     assert rows["perturbed"]["status"] == "wrong" and "median_s" not in rows["perturbed"]
     assert rows["raises"]["status"] == "error" and "MemoryError" in rows["raises"]["reason"]

@@ -45,3 +45,41 @@ def test_cold_cache_applies_to_gpu_rows_only():
     assert cache_state("cuda", "cold") == "cold" and cache_state("cuda", "warm") == "warm"
     assert cache_state("cpu", "cold") == "warm"  # no L2 flush on the CPU: the row says so
     assert TIMERS[("cuda", "cold")] is not TIMERS[("cuda", "warm")]
+
+
+def test_median_interval_is_two_order_statistics_that_cover_the_median():
+    from harness.measure.timing import median_interval, relative_half_width
+
+    assert median_interval([5, 1, 4, 2, 3]) == (1.0, 5.0)  # five samples: their whole range
+    samples = list(range(1, 101))
+    low, high = median_interval(samples)
+    assert (low, high) == (41.0, 60.0)  # ranks 50 -+ 9.8 of 100
+    assert relative_half_width([1.0] * 9) == 0.0
+
+
+class _Noisy:
+    """Samples whose spread shrinks only for 'settles': the stopping rule must stop each in time."""
+
+    def __init__(self, name, log):
+        self.name, self.log = name, log
+
+    def __call__(self):
+        self.log.append(self.name)
+
+    def sync(self):
+        pass
+
+
+def test_stopping_rule_samples_until_the_median_is_known_or_the_cap(monkeypatch):
+    from harness.measure import timing
+    from harness.plan.cases import Timing
+
+    values = {"steady": iter([1.0] * 100), "noisy": iter([1.0, 2.0] * 100)}
+    monkeypatch.setattr(timing, "time_call", lambda prepared, loops, device, cache: next(values[prepared.name]))
+    log = []
+    prepared = {n: _Noisy(n, log) for n in values}
+    out = timing.sample_until_stable(prepared, {n: 1 for n in values}, Timing(samples=5, max_samples=12), {})
+    assert len(out["steady"]) == 5  # known to 0 % at once: no more rounds
+    assert len(out["noisy"]) == 12  # never within 2 %: stops at max_samples
+    stats = timing.summarize(out["noisy"], 1, ci_target=0.02)
+    assert stats["ci_low_s"] == 1.0 and stats["ci_high_s"] == 2.0 and "median known to" in stats["warning"]

@@ -117,3 +117,10 @@ def test_timing_cache_is_validated_and_defaults_to_warm():
     assert parse_config(dict(BASE, timing={"cache": "cold"})).timing.cache == "cold"
     with pytest.raises(UsageError, match=r"timing.cache: unknown value 'cool' \(did you mean 'cold'\?\)"):
         parse_config(dict(BASE, timing={"cache": "cool"}))
+
+
+def test_stopping_rule_settings_are_validated():
+    timing = parse_config(dict(BASE, timing={"ci_target": 0.01, "max_samples": 40})).timing
+    assert (timing.ci_target, timing.max_samples) == (0.01, 40)
+    with pytest.raises(UsageError, match=r"timing.max_samples must be an integer >= 10"):
+        parse_config(dict(BASE, timing={"samples": 10, "max_samples": 7}))
