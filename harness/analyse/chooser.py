@@ -13,7 +13,6 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from kernels import Problem, get_backend
@@ -21,12 +20,12 @@ from kernels import Problem, get_backend
 from ..errors import UsageError
 from ..plan import configs
 from ..plan.config import parse_config
-from ..schema import row_problem
 from ..store.tables import load_results
 from .derived import linear_size
-from .models import CASE_SIZE, CostModel, fit_models
+from .models import CostModel, fit_models
 
-TOLERANCE = 0.10  # a choice within 10 % of the fastest counts as right
+# Predictions closer than this (relative) are within the models' uncertainty: measure instead of guessing.
+MEASURE_WITHIN = 0.15
 
 
 def _match_score(model: CostModel, problem: Problem) -> tuple[int, int]:
@@ -71,12 +70,17 @@ def _supported(name: str, problem: Problem) -> bool:
     return backend.supports(problem)[0]
 
 
-def predict_times(models: list[CostModel], problem: Problem, threads: int | None = None) -> pd.DataFrame:
-    """Predicted seconds per call of every calibrated backend for ``problem``, fastest first.
+def predict_times(
+    models: list[CostModel], problem: Problem, threads: int | None = None, calls: int | None = None
+) -> pd.DataFrame:
+    """Predicted seconds of every calibrated backend for ``problem``, fastest first.
 
-    Columns: ``backend``, ``method``, ``device``, ``predicted_s`` (model with local
-    correction), ``model_s`` (the two-parameter model alone), ``threads`` and
-    ``note`` (set when the calibration did not have the query's op or mode).
+    Columns: ``backend``, ``method``, ``device``, ``predicted_s`` (per call: model
+    with local correction), ``model_s`` (the two-parameter model alone),
+    ``one_time_s`` (setup and first-call excess at the nearest calibrated size),
+    ``total_s`` (``calls`` calls plus the one-time cost; per call when ``calls``
+    is None), ``threads`` and ``note`` (set when the calibration did not have the
+    query's op or mode). Ranked by ``total_s``.
     """
     selected, note = _select_models(models, problem, threads)
     records = []
@@ -91,14 +95,24 @@ def predict_times(models: list[CostModel], problem: Problem, threads: int | None
                 device=m.device,
                 predicted_s=m.predict(query, local=True),
                 model_s=m.predict(query),
+                one_time_s=m.predict_one_time(query),
                 threads=int(m.threads),
                 note=note,
             )
         )
-    table = pd.DataFrame.from_records(
-        records, columns=["backend", "method", "device", "predicted_s", "model_s", "threads", "note"]
-    )
-    return table.sort_values("predicted_s", kind="stable").reset_index(drop=True)
+    columns = ["backend", "method", "device", "predicted_s", "model_s", "one_time_s", "total_s", "threads", "note"]
+    table = pd.DataFrame.from_records(records, columns=[c for c in columns if c != "total_s"])
+    per_call = table["predicted_s"]
+    table["total_s"] = per_call if calls is None else calls * per_call + table["one_time_s"]
+    return table[columns].sort_values("total_s", kind="stable").reset_index(drop=True)
+
+
+def too_close_to_call(ranked: pd.DataFrame) -> bool:
+    """Whether the two fastest predictions are within :data:`MEASURE_WITHIN` of each other."""
+    if len(ranked) < 2:
+        return False
+    first, second = ranked["total_s"].iloc[0], ranked["total_s"].iloc[1]
+    return bool(second <= first * (1.0 + MEASURE_WITHIN))
 
 
 def choose(
@@ -110,6 +124,7 @@ def choose(
     op: str = "corr",
     mode: str = "same",
     threads: int | None = None,
+    calls: int | None = None,
 ) -> pd.DataFrame:
     """Rank the calibrated backends by predicted time for one problem; row 0 is the choice.
 
@@ -123,13 +138,16 @@ def choose(
         As everywhere in convbench.
     threads : int, optional
         Thread count; defaults to the largest one calibrated.
+    calls : int, optional
+        How many calls the user will make at this size: one-time costs (compile,
+        plan, first call) are then included. Per call alone when None.
 
     Returns
     -------
     pandas.DataFrame
         See :func:`predict_times`.
     """
-    frame = _as_frame(results)
+    frame = results_frame(results)
     try:
         problem = Problem(op, mode, image_shape, kernel_shape, dtype, threads or 1)
     except ValueError as exc:
@@ -137,7 +155,7 @@ def choose(
     models = fit_models(frame)
     if not models:
         raise UsageError("the calibration has no successful rows to fit")
-    table = predict_times(models, problem, threads)
+    table = predict_times(models, problem, threads, calls)
     if table.empty:
         raise UsageError("no calibrated backend supports this problem")
     return table
@@ -145,7 +163,7 @@ def choose(
 
 def outside_calibration(results, image_shape, kernel_shape) -> str:
     """A note when the query lies outside the calibrated image or kernel sizes (the models then extrapolate)."""
-    ok = _as_frame(results)
+    ok = results_frame(results)
     ok = ok[ok["status"] == "ok"]
     if ok.empty:
         return ""
@@ -161,7 +179,7 @@ def outside_calibration(results, image_shape, kernel_shape) -> str:
     return "; ".join(notes) + ("; the models extrapolate" if notes else "")
 
 
-def _as_frame(results) -> pd.DataFrame:
+def results_frame(results) -> pd.DataFrame:
     if isinstance(results, pd.DataFrame):
         return results
     return load_results(results)
@@ -176,53 +194,3 @@ def calibration_config(op: str, mode: str, dtype: str, path: Path | None = None)
     raw["sweep"].update(op=op, mode=mode, dtype=dtype)
     raw["name"] = f"calibrate-{op}-{mode}-{dtype}"
     return parse_config(raw)
-
-
-# ---------------------------------------------------------------- validation
-
-
-def validate_choices(calibration, validation, tolerance: float = TOLERANCE) -> pd.DataFrame:
-    """Score the chooser: per validation case, its pick against the measured fastest.
-
-    Only backends present in both runs compete. Columns: the case, ``chosen``,
-    ``fastest``, ``ratio`` (measured time of the pick / the fastest's, 1 when
-    right), ``good`` (ratio <= 1 + tolerance) and ``calibrated_size`` (True
-    when the size was also in the calibration, which a fair validation avoids).
-    """
-    cal, val = _as_frame(calibration), _as_frame(validation)
-    models = fit_models(cal)
-    cal_sizes = set(map(tuple, cal[CASE_SIZE].drop_duplicates().to_numpy().tolist()))
-    ok = val[val["status"] == "ok"]
-    calibrated = {m.backend for m in models}
-    ok = ok[ok["backend"].isin(calibrated)]
-    keys = ["op", "mode", "dtype", "threads"] + CASE_SIZE
-    measured = ok.groupby(keys + ["backend"], as_index=False)["median_s"].median()
-    records = []
-    for key, part in measured.groupby(keys, sort=True):
-        case = dict(zip(keys, key))
-        ranked = predict_times(models, row_problem(case), int(case["threads"]))
-        ranked = ranked[ranked["backend"].isin(set(part["backend"]))]
-        if ranked.empty:
-            continue
-        times = part.set_index("backend")["median_s"]
-        chosen, fastest = ranked["backend"].iloc[0], times.idxmin()
-        ratio = float(times[chosen] / times[fastest])
-        records.append(
-            dict(
-                case,
-                chosen=chosen,
-                fastest=fastest,
-                predicted_s=float(ranked["predicted_s"].iloc[0]),
-                chosen_s=float(times[chosen]),
-                fastest_s=float(times[fastest]),
-                ratio=ratio,
-                good=bool(ratio <= 1.0 + tolerance),
-                calibrated_size=tuple(int(case[c]) for c in CASE_SIZE) in cal_sizes,
-            )
-        )
-    return pd.DataFrame.from_records(records)
-
-
-def choice_quality(scores: pd.DataFrame) -> float:
-    """Fraction of validation cases where the pick was the fastest or within the tolerance."""
-    return float(np.mean(scores["good"])) if len(scores) else float("nan")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..schema import SETUP_COLUMNS
+
 
 def linear_size(rows, cols):
     """One size per shape (array-friendly): ``sqrt(rows * cols)``, N for N x N, and the length L of a 1-D (1, L)."""
@@ -28,6 +30,22 @@ def with_sizes(frame: pd.DataFrame) -> pd.DataFrame:
 def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The successful rows, with their linear sizes."""
     return with_sizes(frame[frame["status"] == "ok"])
+
+
+def one_time_seconds(frame: pd.DataFrame) -> np.ndarray:
+    """What a user pays once per size: every setup cost of ``prepare`` plus the first call's excess over the median.
+
+    Missing setup columns count as zero (a backend without planning has no ``plan_s``).
+    """
+    total = np.zeros(len(frame))
+    for column in SETUP_COLUMNS:
+        if column in frame:
+            total += pd.to_numeric(frame[column], errors="coerce").fillna(0.0).to_numpy(float)
+    if "first_call_s" in frame:
+        first = pd.to_numeric(frame["first_call_s"], errors="coerce").to_numpy(float)
+        median = pd.to_numeric(frame["median_s"], errors="coerce").to_numpy(float)
+        total += np.nan_to_num(np.maximum(first - median, 0.0))
+    return total
 
 
 def direct_flops(frame: pd.DataFrame) -> np.ndarray:

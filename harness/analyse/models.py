@@ -29,7 +29,7 @@ import pandas as pd
 from kernels import Problem, fft_shape, get_backend
 
 from ..schema import IMAGE_SIZE, KERNEL_SIZE, KIND, row_problem
-from .derived import linear_size, ok_rows
+from .derived import linear_size, ok_rows, one_time_seconds
 
 MODEL_GROUP = ["backend", "method", "device", *KIND]
 CASE_SIZE = [*IMAGE_SIZE, *KERNEL_SIZE]
@@ -158,6 +158,7 @@ class CostModel:
     complexity: str
     complexity_rms: dict = field(default_factory=dict)
     residuals: tuple = ()  # (log2 image_n, log2 kernel_n, log(measured / model)) per calibration size
+    one_time: tuple = ()  # (log2 image_n, log2 kernel_n, one-time seconds) per calibration size
 
     @property
     def formula(self) -> str:
@@ -174,6 +175,14 @@ class CostModel:
             seconds *= math.exp(self._local_correction(problem))
         return seconds
 
+    def predict_one_time(self, problem: Problem) -> float:
+        """One-time seconds (setup and first-call excess) at the calibrated size nearest ``problem`` (0 unknown)."""
+        if not self.one_time:
+            return 0.0
+        points = np.asarray(self.one_time, dtype=float)
+        query = np.log2([linear_size(*problem.image_shape), linear_size(*problem.kernel_shape)])
+        return float(points[np.argmin(np.sum((points[:, :2] - query) ** 2, axis=1)), 2])
+
     def _local_correction(self, problem: Problem, neighbours: int = 4) -> float:
         points = np.asarray(self.residuals, dtype=float)
         query = np.log2([linear_size(*problem.image_shape), linear_size(*problem.kernel_shape)])
@@ -188,8 +197,15 @@ def case_medians(frame: pd.DataFrame) -> pd.DataFrame:
     ok = ok_rows(frame)
     if ok.empty:
         return ok
+    ok["one_time_s"] = one_time_seconds(ok)
     extra = [c for c in ("fft_h", "fft_w", "fft_blocks") if c in ok]
-    agg = {"median_s": "median", "image_n": "first", "kernel_n": "first", **{c: "first" for c in extra}}
+    agg = {
+        "median_s": "median",
+        "one_time_s": "median",
+        "image_n": "first",
+        "kernel_n": "first",
+        **{c: "first" for c in extra},
+    }
     return ok.groupby(MODEL_GROUP + CASE_SIZE, as_index=False, sort=True).agg(agg)
 
 
@@ -224,6 +240,13 @@ def fit_models(frame: pd.DataFrame) -> list[CostModel]:
                 complexity=min(fits, key=fits.get),
                 complexity_rms=fits,
                 residuals=residuals,
+                one_time=tuple(
+                    zip(
+                        np.log2(part["image_n"]).tolist(),
+                        np.log2(part["kernel_n"]).tolist(),
+                        part["one_time_s"].tolist(),
+                    )
+                ),
             )
         )
     return models

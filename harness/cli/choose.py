@@ -4,23 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from rich.table import Table
 
-from kernels import DTYPES, MODES, OPS
+from kernels import DTYPES, MODES, OPS, Problem
 
-from ..analyse.chooser import (
-    TOLERANCE,
-    calibration_config,
-    choice_quality,
-    choose,
-    outside_calibration,
-    validate_choices,
-)
+from ..analyse.chooser import MEASURE_WITHIN, calibration_config, choose, outside_calibration, too_close_to_call
+from ..analyse.derived import one_time_seconds
+from ..analyse.regret import regret_summary, validate_choices
 from ..errors import UsageError
+from ..measure.case import run_case
+from ..plan.cases import Case, Timing
 from ..schema import TABLE
 from ..store.tables import load_results
 from ..sweep.orchestrate import run_sweep
-from ._console import DEFAULT_RESULTS, RichProgress, console, parse_shape, progress_bar, seconds
+from ._console import (
+    DEFAULT_RESULTS,
+    RichProgress,
+    add_json_flag,
+    console,
+    parse_shape,
+    print_json,
+    progress_bar,
+    seconds,
+)
 
 
 def add_parser(sub) -> None:
@@ -37,6 +44,17 @@ def add_parser(sub) -> None:
         "when neither covers the query, configs/calibrate.toml is run first)",
     )
     choose.add_argument("--validate", metavar="DIR", help="score the chooser on the measured run DIR instead")
+    choose.add_argument(
+        "--calls",
+        type=int,
+        help="how many calls you will make at this size: include one-time costs (compile, plan, first call)",
+    )
+    choose.add_argument(
+        "--no-measure",
+        action="store_true",
+        help="trust the models even when the two best predictions are too close to call",
+    )
+    add_json_flag(choose)
     choose.set_defaults(func=main)
 
 
@@ -70,14 +88,36 @@ def main(args) -> int:
         raise UsageError("choose needs --image and --kernel (or --validate DIR with --results DIR)")
     image, kernel = parse_shape(args.image, "image"), parse_shape(args.kernel, "kernel")
     results = Path(args.results) if args.results else _calibration_dir(args.op, args.mode, args.dtype)
-    ranked = choose(image, kernel, results=results, dtype=args.dtype, op=args.op, mode=args.mode, threads=args.threads)
+    ranked = choose(
+        image,
+        kernel,
+        results=results,
+        dtype=args.dtype,
+        op=args.op,
+        mode=args.mode,
+        threads=args.threads,
+        calls=args.calls,
+    )
+    notes = [n for n in (ranked["note"].iloc[0], outside_calibration(results, image, kernel)) if n]
+    pick, measured = ranked["backend"].iloc[0], None
+    if too_close_to_call(ranked) and not args.no_measure:
+        measured = _measure_pair(ranked, image, kernel, args)
+        pick = min(measured, key=measured.get)
+        notes.append(
+            f"{' and '.join(measured)} were predicted within {MEASURE_WITHIN:.0%} of each other: "
+            f"measured both here instead of guessing ({', '.join(f'{b} {seconds(t)}' for b, t in measured.items())})"
+        )
+    if args.json:
+        print_json({"pick": pick, "measured": measured, "notes": notes, "ranked": ranked.to_dict("records")})
+        return 0
     best = ranked.iloc[0]
+    what = "per call" if args.calls is None else f"for {args.calls} calls, one-time costs included"
     table = Table(
         title=f"{args.op} {args.mode} {args.dtype}, image {image[0]}x{image[1]}, kernel {kernel[0]}x{kernel[1]}, "
-        f"{best['threads']} threads (calibration: {results})",
+        f"{best['threads']} threads, {what} (calibration: {results})",
         title_justify="left",
     )
-    for column in ("backend", "method", "predicted", "model alone", "vs fastest"):
+    for column in ("backend", "method", "predicted", "model alone", "one-time", "total", "vs fastest"):
         table.add_column(column)
     for r in ranked.to_dict("records"):
         table.add_row(
@@ -85,43 +125,88 @@ def main(args) -> int:
             r["method"],
             seconds(r["predicted_s"]),
             seconds(r["model_s"]),
-            f"{r['predicted_s'] / best['predicted_s']:.2f}x",
+            seconds(r["one_time_s"]) if r["one_time_s"] > 0 else "-",
+            seconds(r["total_s"]),
+            f"{r['total_s'] / best['total_s']:.2f}x",
         )
     console.print(table)
-    for note in filter(None, [best["note"], outside_calibration(results, image, kernel)]):
+    for note in notes:
         console.print(f"[yellow]note: {note}[/]")
-    console.print(f"fastest: [bold]{best['backend']}[/] ({best['method']}), predicted {seconds(best['predicted_s'])}")
+    method = ranked.set_index("backend").loc[pick, "method"]
+    console.print(f"fastest: [bold]{pick}[/] ({method}){' (measured)' if measured else ''}")
     return 0
+
+
+def _measure_pair(ranked, image, kernel, args) -> dict[str, float]:
+    """The two closest candidates timed on the query itself (per call, or for ``--calls`` with one-time costs)."""
+    pair = list(ranked["backend"].iloc[:2])
+    threads = int(ranked["threads"].iloc[0])
+    problem = Problem(args.op, args.mode, image, kernel, args.dtype, threads)
+    rows = run_case(Case(problem), pair, Timing(samples=5, min_sample_seconds=0.002))
+    frame = pd.DataFrame(rows)
+    if not (frame["status"] == "ok").all():
+        failed = frame[frame["status"] != "ok"].iloc[0]
+        raise UsageError(f"measuring {failed['backend']} failed: {failed['status']} {failed['reason']}")
+    once = one_time_seconds(frame)
+    per_call = frame["median_s"].to_numpy(float)
+    total = per_call if args.calls is None else args.calls * per_call + once
+    return dict(zip(frame["backend"], map(float, total)))
 
 
 def _validate_choices(args) -> int:
     if not args.results:
         raise UsageError("--validate DIR needs --results DIR, the calibration to score")
-    scores = validate_choices(Path(args.results), Path(args.validate))
+    scores = validate_choices(Path(args.results), Path(args.validate), calls=args.calls)
     if scores.empty:
         raise UsageError(f"no validation case in {args.validate!r} has a backend calibrated in {args.results!r}")
+    summary = regret_summary(scores)
+    if args.json:
+        print_json({"summary": summary.to_dict("records"), "cases": scores.to_dict("records")})
+        return 0
     kinds = scores[["op", "mode", "dtype", "threads"]].drop_duplicates()
     kind = " ".join(map(str, kinds.iloc[0])) + " threads, " if len(kinds) == 1 else ""
-    table = Table(title=f"chooser on {args.validate} ({kind}calibrated on {args.results})", title_justify="left")
-    for column in ("case", "chosen", "fastest", "chosen / fastest", "ok"):
+    what = "per call" if args.calls is None else f"{args.calls} calls with one-time costs"
+    table = Table(
+        title=f"regret = cost of the pick / cost of the fastest, {what} ({args.validate}, {kind}"
+        f"calibrated on {args.results})",
+        title_justify="left",
+    )
+    for column in ("case", "fastest", "convbench", "regret", "always direct", "always FFT", "OpenCV", "scipy"):
         table.add_column(column)
     for r in scores.to_dict("records"):
         case = f"{r['image_h']}x{r['image_w']} * {r['kernel_h']}x{r['kernel_w']}"
+        pick = r["convbench: pick"] + (" (measured)" if r["measured"] else "")
+        colour = "red" if r["convbench: regret"] > 1.15 else "default"
+        others = [_regret_cell(r, c) for c in ("always direct", "always FFT", "OpenCV threshold", "scipy static")]
         table.add_row(
             case if kind else f"{r['op']} {r['mode']} {r['dtype']} {r['threads']}t {case}",
-            r["chosen"],
             r["fastest"],
-            f"{r['ratio']:.2f}",
-            "yes" if r["good"] else "[red]no[/]",
+            pick,
+            f"[{colour}]{r['convbench: regret']:.2f}[/]",
+            *others,
         )
     console.print(table)
+    totals = Table(title="regret per chooser on the same cases", title_justify="left")
+    for column in ("chooser", "cases", "median", "95th percentile", "max", "picked the fastest"):
+        totals.add_column(column)
+    for r in summary.to_dict("records"):
+        totals.add_row(
+            r["chooser"],
+            str(r["cases"]),
+            f"{r['median']:.3f}",
+            f"{r['p95']:.3f}",
+            f"{r['max']:.2f}",
+            f"{r['fastest_share']:.0%}",
+        )
+    console.print(totals)
     overlap = int(scores["calibrated_size"].sum())
     if overlap:
         console.print(
             f"[yellow]note: {overlap} validation sizes were also calibrated; a fair validation avoids them[/]"
         )
-    console.print(
-        f"chooser picked the fastest or one within {TOLERANCE:.0%} in "
-        f"{int(scores['good'].sum())}/{len(scores)} cases = {choice_quality(scores):.1%}"
-    )
     return 0
+
+
+def _regret_cell(record: dict, chooser: str) -> str:
+    regret = record.get(f"{chooser}: regret")
+    return "-" if regret is None or regret != regret else f"{regret:.2f}"

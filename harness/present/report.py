@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..analyse.break_even import break_even_calls
 from ..analyse.crossovers import crossover_table, crossovers, fit_crossover_constant
 from ..analyse.models import fit_models, model_table
 from ..schema import REPORT
@@ -134,6 +135,28 @@ def _model_section(models) -> list[str]:
     return lines + [markdown_table(table, columns), ""]
 
 
+def _break_even_section(frame: pd.DataFrame) -> list[str]:
+    table = break_even_calls(frame)
+    lines = [
+        "## One-time costs",
+        "",
+        "Where a backend is faster per call but pays more once (compile, planning, first call), the number of "
+        "calls at one size after which it wins: `convbench choose --calls N` takes them into account.",
+        "",
+    ]
+    if table.empty:
+        return lines + ["No pair of backends trades one-time cost against speed per call in this run.", ""]
+    columns = {
+        "faster": "faster per call",
+        "cheaper_once": "cheaper once",
+        "cases": "cases",
+        "median_calls": "break-even calls (median)",
+        "min_calls": "min",
+        "max_calls": "max",
+    }
+    return lines + [markdown_table(table, columns), ""]
+
+
 def write_report(results_dir: str | Path) -> Path:
     """Write ``report.md`` (and redraw the plots) in ``results_dir``; returns the report's path."""
     results_dir = Path(results_dir)
@@ -156,6 +179,7 @@ def write_report(results_dir: str | Path) -> Path:
         plots = plot_all(frame, results_dir, title=name)
         lines += _crossover_section(frame, models)
         lines += _model_section(models)
+        lines += _break_even_section(frame)
         lines += ["## Plots", ""]
         for path in plots:
             lines += [f"![{path.stem}]({path.name})", ""]

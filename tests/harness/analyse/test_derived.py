@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from harness.analyse.derived import add_rates, direct_flops, linear_size
 from kernels import Problem
@@ -49,3 +50,29 @@ def test_direct_flops_agree_with_the_problem_for_every_mode():
 
 def test_linear_size_of_square_rectangular_and_1d_shapes():
     assert list(linear_size([8, 4, 1], [8, 16, 100])) == [8.0, 8.0, 100.0]
+
+
+def test_one_time_cost_is_setup_plus_the_first_calls_excess():
+    from harness.analyse.derived import one_time_seconds
+
+    frame = pd.DataFrame(
+        [
+            dict(plan_s=0.5, alloc_s=0.1, first_call_s=0.004, median_s=0.001),
+            dict(compile_s=None, first_call_s=0.0005, median_s=0.001),  # a first call faster than the median
+        ]
+    )
+    assert list(one_time_seconds(frame)) == pytest.approx([0.603, 0.0])
+
+
+def test_break_even_calls_per_pair():
+    from harness.analyse.break_even import break_even_calls
+
+    rows = [
+        dict(backend="fast", median_s=1e-3, plan_s=0.1, first_call_s=1e-3),
+        dict(backend="cheap", median_s=2e-3, plan_s=0.0, first_call_s=2e-3),
+    ]
+    case = dict(op="corr", mode="same", image_h=8, image_w=8, kernel_h=3, kernel_w=3, dtype="float32",
+                threads=1, dist="uniform", seed=0, status="ok")
+    table = break_even_calls(pd.DataFrame([{**case, **r} for r in rows]))
+    assert len(table) == 1 and table.loc[0, "faster"] == "fast" and table.loc[0, "cheaper_once"] == "cheap"
+    assert table.loc[0, "median_calls"] == pytest.approx(100.0)  # 0.1 s of planning / 1 ms saved per call

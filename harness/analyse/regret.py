@@ -1,0 +1,147 @@
+"""Choosers scored by their regret: the chosen backend's measured time over the fastest one measured.
+
+A choice "within 10 %" hides how much a wrong pick costs; the regret does not.
+:func:`validate_choices` scores convbench's chooser on a validation run whose
+sizes the calibration never saw, beside the choosers users have today, on the
+same cases:
+
+- ``always direct`` and ``always FFT``;
+- ``OpenCV threshold``: ``cv2.filter2D``'s fixed rule, a DFT from kernel area
+  130 (float32) or 50 (float64) on;
+- ``scipy static``: ``scipy.signal.choose_conv_method`` with its built-in
+  constants (when scipy is installed).
+
+These choose a *method*; each method stands for the backend its users would
+have settled on, the one of that method that won most calibration cases.
+convbench's chooser picks a backend from the cost models; where its two best
+predictions are within :data:`~harness.analyse.chooser.MEASURE_WITHIN` it
+measures both instead of guessing, which the validation scores as picking the
+faster of the two as measured there, and charges the measuring (both
+backends' one-time costs and their samples) to the pick. With ``calls``, each
+backend's one-time costs count too: the regret is that of ``calls`` calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..schema import KIND, row_problem
+from .chooser import predict_times, results_frame, too_close_to_call
+from .derived import one_time_seconds
+from .models import CASE_SIZE, fit_models
+
+CHOOSERS = ("convbench", "always direct", "always FFT", "OpenCV threshold", "scipy static")
+# Kernel area from which cv2.filter2D switches to its DFT path (float32 with SSE3, and otherwise).
+OPENCV_DFT_AREA = {"float32": 130, "float64": 50}
+# Samples a measurement takes per backend: verification, warm-up and the timed samples of a default case.
+MEASURE_CALLS = 8
+
+
+def opencv_method(problem) -> str:
+    """The method ``cv2.filter2D`` uses for this problem: DFT from a fixed kernel area on."""
+    kh, kw = problem.kernel_shape
+    return "fft" if kh * kw >= OPENCV_DFT_AREA[problem.dtype] else "direct"
+
+
+def scipy_static_method(problem) -> str | None:
+    """``scipy.signal.choose_conv_method``'s static pick (its constants, no timing), or None without scipy."""
+    try:
+        from scipy import signal
+    except ImportError:
+        return None
+    image = np.zeros(problem.image_shape, problem.np_dtype)
+    kernel = np.zeros(problem.kernel_shape, problem.np_dtype)
+    return signal.choose_conv_method(image, kernel, mode=problem.mode)
+
+
+def method_backends(calibration: pd.DataFrame) -> dict[str, str]:
+    """Per method, the backend that won most calibration cases among that method's backends."""
+    ok = calibration[calibration["status"] == "ok"]
+    keys = [*KIND, *CASE_SIZE]
+    out = {}
+    for method, part in ok.groupby("method"):
+        winners = part.loc[part.groupby(keys)["median_s"].idxmin(), "backend"]
+        out[method] = winners.value_counts().idxmax()
+    return out
+
+
+def validate_choices(calibration, validation, calls: int | None = None) -> pd.DataFrame:
+    """Every chooser's pick and regret per validation case.
+
+    Only backends present in both runs compete. Columns: the case; ``fastest``
+    and ``fastest_s``; per chooser ``C``, ``C: pick`` and ``C: regret``
+    (measured cost of the pick over the fastest's; 1 when right); for
+    convbench also ``measured`` (it measured instead of trusting close
+    predictions); and ``calibrated_size`` (the size was also calibrated,
+    which a fair validation avoids).
+    """
+    cal, val = results_frame(calibration), results_frame(validation)
+    models = fit_models(cal)
+    by_method = method_backends(cal)
+    cal_sizes = set(map(tuple, cal[CASE_SIZE].drop_duplicates().to_numpy().tolist()))
+    ok = val[(val["status"] == "ok") & val["backend"].isin({m.backend for m in models})].copy()
+    ok["one_time_s"] = one_time_seconds(ok)
+    keys = [*KIND, *CASE_SIZE]
+    measured = ok.groupby(keys + ["backend"], as_index=False).agg(
+        median_s=("median_s", "median"), one_time_s=("one_time_s", "median"), method=("method", "first")
+    )
+    records = []
+    for key, part in measured.groupby(keys, sort=True):
+        case = dict(zip(keys, key))
+        problem = row_problem(case)
+        times = part.set_index("backend")
+        cost = times["median_s"] if calls is None else calls * times["median_s"] + times["one_time_s"]
+        ranked = predict_times(models, problem, int(case["threads"]), calls)
+        ranked = ranked[ranked["backend"].isin(set(times.index))]
+        if ranked.empty:
+            continue
+        fastest = cost.idxmin()
+        record = dict(case, fastest=fastest, fastest_s=float(cost[fastest]))
+        pick, extra, measured_pick = _convbench_pick(ranked, times, cost, calls)
+        record.update({"convbench: pick": pick, "convbench: regret": (cost[pick] + extra) / cost[fastest]})
+        record["measured"] = measured_pick
+        methods = {
+            "always direct": "direct",
+            "always FFT": "fft",
+            "OpenCV threshold": opencv_method(problem),
+            "scipy static": scipy_static_method(problem),
+        }
+        for chooser, method in methods.items():
+            backend = by_method.get(method) if method else None
+            if backend in cost.index:
+                record.update({f"{chooser}: pick": backend, f"{chooser}: regret": float(cost[backend] / cost[fastest])})
+        record["calibrated_size"] = tuple(int(case[c]) for c in CASE_SIZE) in cal_sizes
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def _convbench_pick(ranked: pd.DataFrame, times: pd.DataFrame, cost: pd.Series, calls) -> tuple[str, float, bool]:
+    """convbench's pick, the cost of choosing it (measuring, when it measured), and whether it measured."""
+    if not too_close_to_call(ranked):
+        return ranked["backend"].iloc[0], 0.0, False
+    pair = list(ranked["backend"].iloc[:2])
+    # Measuring pays each backend's setup and a handful of calls; amortised over `calls` calls when given.
+    spent = sum(float(times.loc[b, "one_time_s"]) + MEASURE_CALLS * float(times.loc[b, "median_s"]) for b in pair)
+    return min(pair, key=lambda b: cost[b]), spent / calls if calls else 0.0, True
+
+
+def regret_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Median, 95th percentile and maximum regret per chooser, and on how many cases each was scored."""
+    rows = []
+    for chooser in CHOOSERS:
+        column = f"{chooser}: regret"
+        if column not in scores:
+            continue
+        regret = scores[column].dropna().to_numpy(float)
+        rows.append(
+            dict(
+                chooser=chooser,
+                cases=int(regret.size),
+                median=float(np.median(regret)),
+                p95=float(np.percentile(regret, 95)),
+                max=float(regret.max()),
+                fastest_share=float(np.mean(regret <= 1.0)),
+            )
+        )
+    return pd.DataFrame.from_records(rows)
