@@ -24,7 +24,8 @@ JOURNAL = "journal.jsonl"
 TABLE = "results.parquet"
 METADATA = "metadata.json"
 REPORT = "report.md"
-PLOTS = ("times.png", "crossover.png", "winner.png", "model.png", "accuracy.png")
+_FIGURES = ("times", "crossover", "winner", "model", "accuracy")
+PLOTS = (*(f"{name}.{fmt}" for name in _FIGURES for fmt in ("png", "svg", "pdf")), "regret.png")
 RUN_FILES = (JOURNAL, TABLE, METADATA, *PLOTS, REPORT)
 
 STATUSES = {

@@ -26,6 +26,7 @@ CROSSOVER_COLUMNS = GROUP + [
     "fft_backend",
     "crossover_n",
     "crossover_interp",
+    "n_below",
     "crossover_predicted",
     "ratio_below",
     "ratio_above",
@@ -36,7 +37,10 @@ CROSSOVER_COLUMNS = GROUP + [
 
 def _crossing(n: np.ndarray, ratio: np.ndarray) -> dict:
     """Where ``ratio = fft time / direct time`` first drops below 1 along increasing kernel size ``n``."""
-    out = dict(crossover_n=np.nan, crossover_interp=np.nan, ratio_below=np.nan, ratio_above=np.nan, bracketed=False)
+    out = dict(
+        crossover_n=np.nan, crossover_interp=np.nan, n_below=np.nan, ratio_below=np.nan, ratio_above=np.nan,
+        bracketed=False,
+    )  # fmt: skip
     wins = np.flatnonzero(ratio < 1.0)
     if wins.size == 0:
         out.update(note="none in range: direct wins at every kernel size", ratio_below=float(ratio[-1]), index=None)
@@ -49,6 +53,7 @@ def _crossing(n: np.ndarray, ratio: np.ndarray) -> dict:
     lo, hi = math.log(ratio[i - 1]), math.log(ratio[i])
     out.update(
         bracketed=True,
+        n_below=float(n[i - 1]),
         ratio_below=float(ratio[i - 1]),
         crossover_interp=float(n[i - 1] + (n[i] - n[i - 1]) * lo / (lo - hi)),
     )

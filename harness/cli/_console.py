@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import UsageError
+from ..present.style import FORMATS
 
 console = Console(stderr=False)
 DEFAULT_RESULTS = Path("results")
@@ -90,6 +91,24 @@ def print_json(value) -> None:
 def add_json_flag(parser) -> None:
     """The ``--json`` flag every reporting command takes."""
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if not formats or unknown:
+        raise argparse.ArgumentTypeError(f"unknown format {text!r}; acceptable: {', '.join(FORMATS)} (comma-separated)")
+    return formats
+
+
+def add_format_flag(parser) -> None:
+    """``--format png,svg,pdf``: the file formats plots are written in (PNG always first for the report)."""
+    parser.add_argument(
+        "--format",
+        type=_formats,
+        default=("png",),
+        help="plot formats, comma-separated: png, svg, pdf (default png)",
+    )
 
 
 def percent(text: str) -> float:

@@ -15,6 +15,7 @@ from ..analyse.regret import regret_summary, validate_choices
 from ..errors import UsageError
 from ..measure.case import run_case
 from ..plan.cases import Case, Timing
+from ..present.plots import plot_regret
 from ..schema import TABLE
 from ..store.tables import load_results
 from ..sweep.orchestrate import run_sweep
@@ -199,6 +200,7 @@ def _validate_choices(args) -> int:
             f"{r['fastest_share']:.0%}",
         )
     console.print(totals)
+    console.print(f"wrote {plot_regret(scores, Path(args.validate) / 'regret.png')}")
     overlap = int(scores["calibrated_size"].sum())
     if overlap:
         console.print(

@@ -13,7 +13,7 @@ from ..present.plots import plot_all
 from ..present.summary import status_counts, summary_tables
 from ..schema import TABLE
 from ..sweep.orchestrate import run_sweep
-from ._console import DEFAULT_RESULTS, RichProgress, console, progress_bar
+from ._console import DEFAULT_RESULTS, RichProgress, add_format_flag, console, progress_bar
 
 
 def add_parser(sub) -> None:
@@ -26,6 +26,7 @@ def add_parser(sub) -> None:
         action="store_true",
         help="run backends in this process (for debugging; a crash then ends the sweep)",
     )
+    add_format_flag(run)
     run.set_defaults(func=main)
 
 
@@ -49,7 +50,7 @@ def main(args) -> int:
     frame = result.frame
     console.print(f"{len(frame)} rows ({status_counts(frame)}) in {out_dir / TABLE}")
     if (frame["status"] == "ok").any():
-        for path in plot_all(frame, out_dir, title=config.name):
+        for path in plot_all(frame, out_dir, title=config.name, formats=args.format):
             console.print(f"wrote {path}")
         for table in summary_tables(frame):
             console.print(table)

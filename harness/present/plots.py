@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import matplotlib.cm
+import matplotlib.colors
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ from ..analyse.crossovers import GROUP, crossover_curve, crossovers, fit_crossov
 from ..analyse.derived import ok_rows, with_sizes
 from ..analyse.models import case_medians, fit_models, row_work
 from ..schema import KIND
+from .style import FORMATS, backend_colour, seconds_axis
 
 _SERIES_AXES = [*KIND, "dist"]
 
@@ -32,10 +35,27 @@ def _label(row, columns) -> str:
     return " ".join(str(row[c]) if c != "threads" else f"{row[c]}t" for c in columns)
 
 
-def plot_times(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+# Line styles of the runs overlaid by `convbench plot A B` (a frame with a "run" column).
+_RUN_STYLES = ("-", "--", ":", "-.")
+
+
+def _runs(frame: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """``[(run label, its rows)]``: the runs of an overlay, or ``[(None, frame)]`` for one run."""
+    if "run" not in frame:
+        return [(None, frame)]
+    return [(run, part) for run, part in frame.groupby("run", sort=False)]
+
+
+def _run_style(frame: pd.DataFrame, run) -> str:
+    labels = [label for label, _ in _runs(frame)]
+    return _RUN_STYLES[labels.index(run) % len(_RUN_STYLES)] if run is not None else "-"
+
+
+def plot_times(frame: pd.DataFrame, path: str | Path, title: str = "", formats=("png",)) -> Path:
     """Median time vs kernel size (log-log), one panel per image size, one line per backend.
 
     The band around each line spans the first to third quartile of the samples.
+    With a ``run`` column (an overlay of runs), each run has its own line style.
     """
     ok = ok_rows(frame)
     if ok.empty:
@@ -45,30 +65,32 @@ def plot_times(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     rows = math.ceil(len(images) / cols)
     fig = Figure(figsize=(4.6 * cols, 3.6 * rows))
     axes = fig.subplots(rows, cols, squeeze=False, sharey=False)
-    series = ["backend"] + _varying(ok, _SERIES_AXES)
-    colours = {name: f"C{i}" for i, name in enumerate(sorted(ok["backend"].unique()))}
+    series = ["backend"] + _varying(ok, ["run", *_SERIES_AXES])
     for ax, (h, w) in zip(axes.flat, images):
         part = ok[(ok["image_h"] == h) & (ok["image_w"] == w)]
         for _, line in part.groupby(series):
             line = line.sort_values("kernel_n")
             first = line.iloc[0]
             label = _label(first, series)
-            ax.plot(line["kernel_n"], line["median_s"], marker="o", ms=3, label=label, color=colours[first["backend"]])
-            ax.fill_between(line["kernel_n"], line["q1_s"], line["q3_s"], alpha=0.2, color=colours[first["backend"]])
+            colour = backend_colour(first["backend"])
+            style = _run_style(ok, first["run"] if "run" in first else None)
+            ax.plot(line["kernel_n"], line["median_s"], style, marker="o", ms=3, label=label, color=colour)
+            ax.fill_between(line["kernel_n"], line["q1_s"], line["q3_s"], alpha=0.2, color=colour)
         ax.set_xscale("log")
         ax.set_yscale("log")
         _kernel_ticks(ax, part["kernel_n"])
         ax.set_title(f"image {h}x{w}" if h > 1 else f"signal length {w}", fontsize=10)
         ax.set_xlabel("kernel size n")
-        ax.set_ylabel("median time per call [s]")
+        ax.set_ylabel("median time per call")
+        seconds_axis(ax.yaxis)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="best")
     for ax in list(axes.flat)[len(images) :]:
         ax.set_visible(False)
-    return _finish(fig, path, title)
+    return _finish(fig, path, title, formats)
 
 
-def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "", formats=("png",)) -> Path:
     """For each image size N, the smallest kernel size n at which FFT beats direct.
 
     Measured crossovers (interpolated between sweep points) are points. Two curves per group: the crossover that the
@@ -78,27 +100,35 @@ def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pa
     as open triangles at that size (an upper bound), and those where direct wins
     throughout as open triangles at the largest (a lower bound).
     """
-    models = fit_models(frame)
-    table = crossovers(frame, models)
+    models_by_run, tables = {}, []
+    for run, part in _runs(frame):
+        models_by_run[run] = fit_models(part)
+        tables.append(crossovers(part, models_by_run[run]).assign(run=run))
+    table = pd.concat(tables, ignore_index=True)
     fig = Figure(figsize=(6.4, 4.6))
     ax = fig.subplots()
     if table.empty:
         ax.text(0.5, 0.5, "no case had both a direct and an FFT result", ha="center", transform=ax.transAxes)
     else:
-        series = _varying(table, [c for c in GROUP if c not in ("image_h", "image_w")])
+        series = _varying(table, ["run", *[c for c in GROUP if c not in ("image_h", "image_w")]])
         kernel_n = with_sizes(frame)["kernel_n"]
         smallest, largest = kernel_n.min(), kernel_n.max()
         for i, (_, part) in enumerate(table.groupby(series) if series else [((), table)]):
             colour = f"C{i}"
             label = _label(part.iloc[0], series) if series else "best FFT vs best direct"
             inside = part[part["bracketed"]]
-            measured = f"{label}: measured (interpolated)"
-            ax.plot(inside["image_n"], inside["crossover_interp"], "o", color=colour, label=measured)
+            measured = f"{label}: measured (interpolated; bars span the sweep points either side)"
+            below = inside["crossover_interp"] - inside["n_below"]
+            above_point = inside["crossover_n"] - inside["crossover_interp"]
+            ax.errorbar(
+                inside["image_n"], inside["crossover_interp"], yerr=[below, above_point], fmt="o", color=colour,
+                capsize=3, label=measured,
+            )  # fmt: skip
             above = part[~part["bracketed"] & part["crossover_n"].notna()]
             ax.plot(above["image_n"], above["crossover_n"], "v", mfc="none", color=colour)
             never = part[part["crossover_n"].isna()]
             ax.plot(never["image_n"], [largest] * len(never), "^", mfc="none", color=colour)
-            _plot_model_crossover(ax, models, part, colour, label, (smallest, largest))
+            _plot_model_crossover(ax, models_by_run[part["run"].iloc[0]], part, colour, label, (smallest, largest))
             c = fit_crossover_constant(inside["image_n"], inside["crossover_interp"])
             if np.isfinite(c):
                 grid = np.geomspace(max(part["image_n"].min(), 2), part["image_n"].max(), 100)
@@ -110,13 +140,13 @@ def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pa
                     label=f"{label}: textbook $n^2 = {c:.3g}\\,\\log_2 N$",
                 )
         ax.set_xscale("log", base=2)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="best")
     ax.set_xlabel("image size N (N x N)")
     ax.set_ylabel("crossover kernel size n (FFT faster from here)")
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title or "where $n^2 N^2$ meets $N^2 \\log N$")
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, formats)
 
 
 def _plot_model_crossover(ax, models, part, colour, label, kernel_range) -> None:
@@ -139,7 +169,7 @@ def _plot_model_crossover(ax, models, part, colour, label, kernel_range) -> None
         ax.plot(sizes, predicted, "--", color=colour, label=f"{label}: cost models")
 
 
-def plot_winner(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+def plot_winner(frame: pd.DataFrame, path: str | Path, title: str = "", formats=("png",)) -> Path:
     """Which backend is fastest at each (image size, kernel size), and by how much.
 
     One panel per (op, mode, dtype, threads). Cell colour is the winning
@@ -148,7 +178,6 @@ def plot_winner(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     cases = case_medians(frame)
     if cases.empty:
         raise ValueError("no successful rows to plot")
-    colours = {name: f"C{i}" for i, name in enumerate(sorted(cases["backend"].unique()))}
     groups = list(cases.groupby(["op", "mode", "dtype", "threads"], sort=True))
     fig = Figure(figsize=(6.0 * len(groups), 4.8))
     axes = fig.subplots(1, len(groups), squeeze=False)
@@ -158,7 +187,8 @@ def plot_winner(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
         for (image_n, kernel_n), cell in part.groupby(["image_n", "kernel_n"]):
             times = cell.sort_values("median_s")
             x, y = kernels.index(kernel_n), images.index(image_n)
-            ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, color=colours[times["backend"].iloc[0]], alpha=0.75))
+            winner = backend_colour(times["backend"].iloc[0])
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, color=winner, alpha=0.75))
             if len(times) > 1:
                 margin = times["median_s"].iloc[1] / times["median_s"].iloc[0]
                 ax.text(
@@ -172,14 +202,14 @@ def plot_winner(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
         ax.set_ylabel("image size N")
         ax.set_title(f"{op} {mode} {dtype}, {threads} threads", fontsize=10)
         winners = sorted(set(part.loc[part.groupby(["image_n", "kernel_n"])["median_s"].idxmin(), "backend"]))
-        handles = [Rectangle((0, 0), 1, 1, color=colours[w], alpha=0.75) for w in winners]
+        handles = [Rectangle((0, 0), 1, 1, color=backend_colour(w), alpha=0.75) for w in winners]
         ax.legend(handles, winners, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="fastest")
     fig.suptitle((title + ": " if title else "") + "fastest backend; label = runner-up time / winner time")
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, formats)
 
 
-def plot_model(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+def plot_model(frame: pd.DataFrame, path: str | Path, title: str = "", formats=("png",)) -> Path:
     """Measured time against the cost model's work, one line per backend (straight when the model holds).
 
     Work is ``n^2 * outputs`` for direct backends and ``P log2 P`` for FFT
@@ -190,14 +220,13 @@ def plot_model(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
         raise ValueError("no successful rows to plot")
     cases["work"] = row_work(cases)
     models = {(m.backend, m.op, m.mode, m.dtype, int(m.threads)): m for m in fit_models(frame)}
-    colours = {name: f"C{i}" for i, name in enumerate(sorted(cases["backend"].unique()))}
     groups = list(cases.groupby(["op", "mode", "dtype", "threads"], sort=True))
     fig = Figure(figsize=(6.0 * len(groups), 4.8))
     axes = fig.subplots(1, len(groups), squeeze=False)
     for ax, ((op, mode, dtype, threads), part) in zip(axes[0], groups):
         for backend, points in part.groupby("backend"):
             model = models[(backend, op, mode, dtype, int(threads))]
-            colour = colours[backend]
+            colour = backend_colour(backend)
             ax.plot(points["work"], points["median_s"], "o", ms=3, color=colour)
             grid = np.geomspace(points["work"].min(), points["work"].max(), 100)
             ax.plot(
@@ -210,14 +239,15 @@ def plot_model(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("work: $n^2$ x outputs (direct), $P \\log_2 P$ (FFT)")
-        ax.set_ylabel("median time per call [s]")
+        ax.set_ylabel("median time per call")
+        seconds_axis(ax.yaxis)
         ax.set_title(f"{op} {mode} {dtype}, {threads} threads", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    return _finish(fig, path, title)
+        ax.legend(fontsize=7, loc="best")
+    return _finish(fig, path, title, formats)
 
 
-def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "", formats=("png",)) -> Path:
     """Measured errors against the textbook lines, from the exact-reference columns.
 
     Left: worst error scaled by (|f| * |g|) in units of eps, vs kernel size n at
@@ -236,7 +266,6 @@ def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pat
     panels = [("kernel", dists[0]), ("image", dists[0])] + [("kernel", d) for d in dists[1:]]
     fig = Figure(figsize=(5.2 * len(panels), 4.2))
     axes = fig.subplots(1, len(panels), squeeze=False)
-    colours = {name: f"C{i}" for i, name in enumerate(sorted(ok["backend"].unique()))}
     markers = {"float32": "o", "float64": "s"}
     for ax, (axis, dist) in zip(axes[0], panels):
         part = ok[ok["dist"] == dist]
@@ -260,7 +289,7 @@ def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pat
                 line[y].clip(lower=1e-3),
                 marker=markers.get(dtype, "o"),
                 ms=4,
-                color=colours[backend],
+                color=backend_colour(backend),
                 label=f"{backend} {dtype}",
             )
         ax.set_xscale("log")
@@ -271,21 +300,23 @@ def plot_accuracy(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pat
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=6)
-    return _finish(fig, path, title)
+    return _finish(fig, path, title, formats)
 
 
-def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
-    """Write ``times.png``, ``crossover.png``, ``winner.png``, ``model.png`` and, with exact-reference
-    errors, ``accuracy.png``."""
+def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "", formats=("png",)) -> list[Path]:
+    """Write ``times``, ``crossover``, ``winner``, ``model`` and, with exact-reference errors, ``accuracy``.
+
+    Each in every one of ``formats`` (``png``, ``svg``, ``pdf``); returns the first format's paths.
+    """
     out_dir = Path(out_dir)
     paths = [
-        plot_times(frame, out_dir / "times.png", title),
-        plot_crossover(frame, out_dir / "crossover.png", title),
-        plot_winner(frame, out_dir / "winner.png", title),
-        plot_model(frame, out_dir / "model.png", title),
+        plot_times(frame, out_dir / "times.png", title, formats),
+        plot_crossover(frame, out_dir / "crossover.png", title, formats),
+        plot_winner(frame, out_dir / "winner.png", title, formats),
+        plot_model(frame, out_dir / "model.png", title, formats),
     ]
     if "err_max_scaled" in frame and frame["err_max_scaled"].notna().any():
-        paths.append(plot_accuracy(frame, out_dir / "accuracy.png", title))
+        paths.append(plot_accuracy(frame, out_dir / "accuracy.png", title, formats))
     return paths
 
 
@@ -297,15 +328,64 @@ def _kernel_ticks(ax, kernel_n) -> None:
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
-def _finish(fig, path, title: str) -> Path:
+def _finish(fig, path, title: str, formats=("png",)) -> Path:
     """Title (if any), tight layout, save."""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, formats)
 
 
-def _save(fig: Figure, path) -> Path:
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    return path
+def _save(fig: Figure, path, formats=("png",)) -> Path:
+    """Save ``fig`` as ``path`` in each format (vector formats beside the PNG); returns the first."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown plot format {unknown[0]!r}; acceptable: {', '.join(FORMATS)}")
+    paths = [Path(path).with_suffix(f".{fmt}") for fmt in formats]
+    for target in paths:
+        fig.savefig(target, dpi=110)
+    return paths[0]
+
+
+def plot_overlay(frames: dict[str, pd.DataFrame], out_dir: str | Path, formats=("png",)) -> list[Path]:
+    """``overlay-times`` and ``overlay-crossover``: several runs on one figure, a line style per run."""
+    out_dir = Path(out_dir)
+    frame = pd.concat([f.assign(run=label) for label, f in frames.items()], ignore_index=True)
+    title = " vs ".join(frames)
+    return [
+        plot_times(frame, out_dir / "overlay-times.png", title, formats),
+        plot_crossover(frame, out_dir / "overlay-crossover.png", title, formats),
+    ]
+
+
+def plot_regret(scores: pd.DataFrame, path: str | Path, title: str = "", formats=("png",)) -> Path:
+    """convbench's regret over image x kernel size: colour is the regret, the label the pick (M: measured).
+
+    One panel per (op, mode, dtype, threads); white is regret 1 (the fastest picked).
+    """
+    if scores.empty:
+        raise ValueError("no validation cases to plot")
+    scores = with_sizes(scores)
+    groups = list(scores.groupby(list(KIND), sort=True))
+    fig = Figure(figsize=(6.4 * len(groups), 4.8))
+    axes = fig.subplots(1, len(groups), squeeze=False)
+    norm = matplotlib.colors.LogNorm(vmin=1.0, vmax=max(2.0, float(scores["convbench: regret"].max())))
+    cmap = matplotlib.colormaps["Reds"]
+    for ax, ((op, mode, dtype, threads), part) in zip(axes[0], groups):
+        images = sorted(part["image_n"].unique())
+        kernels = sorted(part["kernel_n"].unique())
+        for r in part.to_dict("records"):
+            x, y = kernels.index(r["kernel_n"]), images.index(r["image_n"])
+            regret = r["convbench: regret"]
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, color=cmap(norm(regret))))
+            label = f"{regret:.2f}\n{r['convbench: pick']}{' (M)' if r['measured'] else ''}"
+            ax.text(x, y, label, ha="center", va="center", fontsize=6)
+        ax.set_xlim(-0.5, len(kernels) - 0.5)
+        ax.set_ylim(-0.5, len(images) - 0.5)
+        ax.set_xticks(range(len(kernels)), [f"{k:g}" for k in kernels])
+        ax.set_yticks(range(len(images)), [f"{i:g}" for i in images])
+        ax.set_xlabel("kernel size n")
+        ax.set_ylabel("image size N")
+        ax.set_title(f"{op} {mode} {dtype}, {threads} threads", fontsize=10)
+        fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="regret")
+    return _finish(fig, path, title or "chooser regret: time of the pick / time of the fastest", formats)
