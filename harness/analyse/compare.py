@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..machine.state import OTHER_CPU_LIMIT, STEAL_LIMIT
 from ..schema import CASE_COLUMNS
 
 KEYS = ["backend", *CASE_COLUMNS]
@@ -168,6 +169,15 @@ def _samples(values) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
+def _not_quiet(part: pd.DataFrame) -> bool:
+    """Whether any of these rows was sampled while others used the cores or the hypervisor stole them."""
+    noisy = False
+    for column, limit in (("other_cpu_frac", OTHER_CPU_LIMIT), ("steal_frac", STEAL_LIMIT)):
+        if column in part:  # tables from before the noise columns have neither
+            noisy |= bool((pd.to_numeric(part[column], errors="coerce") > limit).any())
+    return noisy
+
+
 def _per_case(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     ok = frame[frame["status"] == "ok"]
     records = []
@@ -179,6 +189,7 @@ def _per_case(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                 backend=part["backend"].iloc[0],
                 median_s=float(np.median(samples)) if samples.size else float(part["median_s"].median()),
                 samples=samples,
+                quiet=not _not_quiet(part),
             )
         )
     return pd.DataFrame.from_records(records)
@@ -214,7 +225,8 @@ def compare(
         (``median_a / median_b``: above 1 means B is faster), ``p_value``,
         ``q_value`` (Benjamini-Hochberg over the matched cases) and ``verdict``
         ("faster", "slower": B against A, q-value at most ``alpha``; "same";
-        or "no samples").
+        "no samples"; or "not quiet": a side was sampled while other processes
+        or the hypervisor took the cores, so it is not tested).
     """
     if (backend_a is None) != (backend_b is None):
         raise ValueError("give both backends of the pair, or neither")
@@ -233,15 +245,20 @@ def compare(
     both = merged[merged["_merge"] == "both"].copy()
     if "backend_a" not in both:
         both["backend_a"] = both["backend_b"] = both["backend"]
+    quiet = (both["quiet_a"] & both["quiet_b"]).to_numpy(bool)
     p_values = [
-        mann_whitney(sa, sb)[1] if len(sa) >= 2 and len(sb) >= 2 else float("nan")
-        for sa, sb in zip(both["samples_a"], both["samples_b"])
+        mann_whitney(sa, sb)[1] if len(sa) >= 2 and len(sb) >= 2 and calm else float("nan")
+        for sa, sb, calm in zip(both["samples_a"], both["samples_b"], quiet)
     ]
     q_values = fdr_q_values(p_values)
     verdicts = [
-        "no samples" if not np.isfinite(q) else "same" if q > alpha else "faster" if mb < ma else "slower"
-        for q, ma, mb in zip(q_values, both["median_s_a"], both["median_s_b"])
-    ]
+        "not quiet" if not calm
+        else "no samples" if not np.isfinite(q)
+        else "same" if q > alpha
+        else "faster" if mb < ma
+        else "slower"
+        for q, ma, mb, calm in zip(q_values, both["median_s_a"], both["median_s_b"], quiet)
+    ]  # fmt: skip
     both = both.rename(columns={"median_s_a": "median_a", "median_s_b": "median_b"})
     both["speedup"] = both["median_a"] / both["median_b"]
     both["p_value"] = p_values

@@ -111,7 +111,8 @@ def _print_table(args, result) -> None:
         )
     console.print(table)
     s = result.summary()
-    counts = ", ".join(f"{s.get(v, 0)} {v}" for v in ("faster", "slower", "same", "no samples") if s.get(v))
+    verdicts = ("faster", "slower", "same", "not quiet", "no samples")
+    counts = ", ".join(f"{s.get(v, 0)} {v}" for v in verdicts if s.get(v))
     console.print(
         f"{s['cases']} matched cases ({counts}; Mann-Whitney U, false discovery rate {args.alpha:g}); "
         f"{s['only_a']} only in A, {s['only_b']} only in B"

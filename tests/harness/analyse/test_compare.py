@@ -149,3 +149,13 @@ def test_runs_from_different_machines_are_refused_and_versions_warned(tmp_path, 
     assert main(["compare", a, b, "--across-machines"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "different machines" in out and "different library versions: numpy 2.0 vs 2.1" in out
+
+
+def test_cases_sampled_on_a_busy_machine_are_not_tested():
+    a = synthetic_run([64], [3, 7], noise=0.02)
+    b = synthetic_run([64], [3, 7], noise=0.02, seed=1)
+    b["median_s"] *= 3
+    b["samples_s"] = [list(np.asarray(s) * 3) for s in b["samples_s"]]
+    b["other_cpu_frac"] = [0.5, 0.0, 0.5, 0.0]  # other processes held half the cores during two cases
+    verdicts = compare(a, b).cases["verdict"].tolist()
+    assert verdicts.count("not quiet") == 2 and verdicts.count("slower") == 2
