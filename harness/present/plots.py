@@ -194,13 +194,7 @@ def plot_winner(frame: pd.DataFrame, path: str | Path, title: str = "", formats=
                 ax.text(
                     x, y, f"{margin:.1f}x" if margin < 10 else f"{margin:.0f}x", ha="center", va="center", fontsize=7
                 )
-        ax.set_xlim(-0.5, len(kernels) - 0.5)
-        ax.set_ylim(-0.5, len(images) - 0.5)
-        ax.set_xticks(range(len(kernels)), [f"{k:g}" for k in kernels])
-        ax.set_yticks(range(len(images)), [f"{i:g}" for i in images])
-        ax.set_xlabel("kernel size n")
-        ax.set_ylabel("image size N")
-        ax.set_title(f"{op} {mode} {dtype}, {threads} threads", fontsize=10)
+        _size_grid(ax, kernels, images, f"{op} {mode} {dtype}, {threads} threads")
         winners = sorted(set(part.loc[part.groupby(["image_n", "kernel_n"])["median_s"].idxmin(), "backend"]))
         handles = [Rectangle((0, 0), 1, 1, color=backend_colour(w), alpha=0.75) for w in winners]
         ax.legend(handles, winners, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="fastest")
@@ -320,6 +314,17 @@ def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "", formats=
     return paths
 
 
+def _size_grid(ax, kernels, images, title: str) -> None:
+    """Axes of a map over kernel size (x) and image size (y), one cell per measured size."""
+    ax.set_xlim(-0.5, len(kernels) - 0.5)
+    ax.set_ylim(-0.5, len(images) - 0.5)
+    ax.set_xticks(range(len(kernels)), [f"{k:g}" for k in kernels])
+    ax.set_yticks(range(len(images)), [f"{i:g}" for i in images])
+    ax.set_xlabel("kernel size n")
+    ax.set_ylabel("image size N")
+    ax.set_title(title, fontsize=10)
+
+
 def _kernel_ticks(ax, kernel_n) -> None:
     """Label the measured kernel sizes themselves instead of log-scale mantissas."""
     sizes = sorted(set(np.round(kernel_n, 2)))
@@ -380,12 +385,6 @@ def plot_regret(scores: pd.DataFrame, path: str | Path, title: str = "", formats
             ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, color=cmap(norm(regret))))
             label = f"{regret:.2f}\n{r['convbench: pick']}{' (M)' if r['measured'] else ''}"
             ax.text(x, y, label, ha="center", va="center", fontsize=6)
-        ax.set_xlim(-0.5, len(kernels) - 0.5)
-        ax.set_ylim(-0.5, len(images) - 0.5)
-        ax.set_xticks(range(len(kernels)), [f"{k:g}" for k in kernels])
-        ax.set_yticks(range(len(images)), [f"{i:g}" for i in images])
-        ax.set_xlabel("kernel size n")
-        ax.set_ylabel("image size N")
-        ax.set_title(f"{op} {mode} {dtype}, {threads} threads", fontsize=10)
+        _size_grid(ax, kernels, images, f"{op} {mode} {dtype}, {threads} threads")
         fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="regret")
     return _finish(fig, path, title or "chooser regret: time of the pick / time of the fastest", formats)

@@ -57,19 +57,6 @@ def test_median_interval_is_two_order_statistics_that_cover_the_median():
     assert relative_half_width([1.0] * 9) == 0.0
 
 
-class _Noisy:
-    """Samples whose spread shrinks only for 'settles': the stopping rule must stop each in time."""
-
-    def __init__(self, name, log):
-        self.name, self.log = name, log
-
-    def __call__(self):
-        self.log.append(self.name)
-
-    def sync(self):
-        pass
-
-
 def test_stopping_rule_samples_until_the_median_is_known_or_the_cap(monkeypatch):
     from harness.measure import timing
     from harness.plan.cases import Timing
@@ -77,7 +64,7 @@ def test_stopping_rule_samples_until_the_median_is_known_or_the_cap(monkeypatch)
     values = {"steady": iter([1.0] * 100), "noisy": iter([1.0, 2.0] * 100)}
     monkeypatch.setattr(timing, "time_call", lambda prepared, loops, device, cache: next(values[prepared.name]))
     log = []
-    prepared = {n: _Noisy(n, log) for n in values}
+    prepared = {n: _Recorder(n, log) for n in values}
     out = timing.sample_until_stable(prepared, {n: 1 for n in values}, Timing(samples=5, max_samples=12), {})
     assert len(out["steady"]) == 5  # known to 0 % at once: no more rounds
     assert len(out["noisy"]) == 12  # never within 2 %: stops at max_samples
