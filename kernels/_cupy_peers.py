@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import check_inputs
-from ._gpu import GpuBackendBase, GpuPreparedBase
+from ._gpu import GpuBackendBase, GpuPreparedBase, host_copy
 from ._optional import optional_import
 from ._problem import Problem
 
@@ -38,7 +38,7 @@ class CupyPeerPrepared(GpuPreparedBase):
         image, kernel = check_inputs(problem, image, kernel)
         with self.stage("upload"):
             self._x = cupy.asarray(image)
-            self._k = cupy.asarray(np.array(kernel, order="C", copy=True))
+            self._k = cupy.asarray(host_copy(kernel))
             self.sync()
         self.finish_prepare("compile")
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+
 from ._base import BackendBase, PreparedBase
+from ._problem import Problem, effective_kernel
 
 SIMULATOR_REASON = "NUMBA_ENABLE_CUDASIM=1: the simulator checks correctness, its timings mean nothing"
 
@@ -13,6 +16,21 @@ SIMULATOR_REASON = "NUMBA_ENABLE_CUDASIM=1: the simulator checks correctness, it
 def simulator_active() -> bool:
     """True when ``NUMBA_ENABLE_CUDASIM=1``: kernels run in Python, timings are meaningless."""
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+
+
+def host_copy(array) -> np.ndarray:
+    """A fresh C-ordered copy of ``array``, ready to upload.
+
+    Not ``np.ascontiguousarray``: numpy flags a one-element array contiguous
+    whatever its strides, so a flipped 1x1 kernel kept its negative strides and
+    numba-cuda's ``to_device`` rejected it.
+    """
+    return np.array(array, order="C", copy=True)
+
+
+def host_weights(problem: Problem, kernel: np.ndarray) -> np.ndarray:
+    """The effective kernel (flipped for ``conv``) as a fresh C-ordered array, ready to upload."""
+    return host_copy(effective_kernel(problem.op, kernel))
 
 
 class GpuPreparedBase(PreparedBase):

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._base import check_inputs
 from ._fft_geometry import convolution_kernel, fft_shape, output_window
-from ._gpu import GpuBackendBase, GpuPreparedBase
+from ._gpu import GpuBackendBase, GpuPreparedBase, host_copy
 from ._optional import optional_import
 from ._problem import Problem
 from ._spectrum import SpectrumCaching
@@ -35,7 +35,7 @@ class _CupyFftPrepared(GpuPreparedBase):
         self.cache_kernel = cache_kernel
         (h, w), (kh, kw) = problem.image_shape, problem.kernel_shape
         scale = 1.0 / (shape[0] * shape[1])  # the inverse is unnormalised: fold 1/size into the kernel
-        weights = np.array(convolution_kernel(problem, kernel), order="C", copy=True) * scale
+        weights = host_copy(convolution_kernel(problem, kernel)) * scale
         with self.stage("upload"):
             self._image = cupy.asarray(image)
             self._x = cupy.zeros(shape, problem.np_dtype)

@@ -18,21 +18,11 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import check_inputs
-from ._gpu import GpuBackendBase, GpuPreparedBase
+from ._gpu import GpuBackendBase, GpuPreparedBase, host_weights
 from ._optional import optional_import
-from ._problem import Problem, effective_kernel
+from ._problem import Problem
 
 cuda = optional_import("numba.cuda")
-
-
-def host_weights(problem: Problem, kernel: np.ndarray) -> np.ndarray:
-    """The effective kernel as a fresh C-ordered array, ready to upload.
-
-    Not ``np.ascontiguousarray``: numpy flags a one-element array contiguous
-    whatever its strides, so a flipped 1x1 kernel kept its negative strides and
-    numba-cuda's ``to_device`` rejected it.
-    """
-    return np.array(effective_kernel(problem.op, kernel), order="C", copy=True)
 
 
 class _NumbaCudaPrepared(GpuPreparedBase):

@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import check_inputs
-from ._gpu import GpuBackendBase, GpuPreparedBase
+from ._gpu import GpuBackendBase, GpuPreparedBase, host_weights
 from ._optional import optional_import
-from ._problem import Problem, effective_kernel
+from ._problem import Problem
 
 torch = optional_import("torch")
 
@@ -30,10 +30,9 @@ class _TorchCudnnPrepared(GpuPreparedBase):
         torch.backends.cudnn.benchmark = benchmark
         torch.backends.cudnn.allow_tf32 = allow_tf32
         torch.backends.cuda.matmul.allow_tf32 = allow_tf32
-        weights = np.array(effective_kernel(problem.op, kernel), order="C", copy=True)
         with self.stage("upload"):
             self._x = torch.from_numpy(problem.pad(image))[None, None].cuda()
-            self._w = torch.from_numpy(weights)[None, None].cuda()
+            self._w = torch.from_numpy(host_weights(problem, kernel))[None, None].cuda()
             torch.cuda.synchronize()
         self._conv = torch.nn.functional.conv2d
         self.finish_prepare("plan")  # cuDNN's algorithm search (benchmark mode) happens on the first call

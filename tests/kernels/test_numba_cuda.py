@@ -66,7 +66,7 @@ def test_chunks_split_the_kernel_evenly():
 
 
 def test_uploaded_weights_have_positive_strides_for_every_kernel():
-    from kernels.numba_cuda import host_weights
+    from kernels._gpu import host_weights
 
     for shape in ((1, 1), (1, 5), (3, 2)):
         kernel = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
