@@ -21,7 +21,7 @@ from ..errors import UsageError
 from ..plan import configs
 from ..plan.config import parse_config
 from ..store.tables import load_results
-from .derived import linear_size
+from .derived import cost_of_calls, linear_size
 from .models import CostModel, fit_models
 
 # Predictions closer than this (relative) are within the models' uncertainty: measure instead of guessing.
@@ -103,7 +103,7 @@ def predict_times(
     columns = ["backend", "method", "device", "predicted_s", "model_s", "one_time_s", "total_s", "threads", "note"]
     table = pd.DataFrame.from_records(records, columns=[c for c in columns if c != "total_s"])
     per_call = table["predicted_s"]
-    table["total_s"] = per_call if calls is None else calls * per_call + table["one_time_s"]
+    table["total_s"] = cost_of_calls(per_call, table["one_time_s"], calls)
     return table[columns].sort_values("total_s", kind="stable").reset_index(drop=True)
 
 

@@ -48,6 +48,11 @@ def one_time_seconds(frame: pd.DataFrame) -> np.ndarray:
     return total
 
 
+def cost_of_calls(per_call, one_time, calls: int | None):
+    """What ``calls`` calls cost, one-time costs included; per call alone when ``calls`` is None."""
+    return per_call if calls is None else calls * per_call + one_time
+
+
 def direct_flops(frame: pd.DataFrame) -> np.ndarray:
     """2 * kernel_h * kernel_w * outputs per row: the direct method's flops, whatever the row's method."""
     ih, iw = frame["image_h"].to_numpy(float), frame["image_w"].to_numpy(float)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..schema import KIND, row_problem
 from .chooser import predict_times, results_frame, too_close_to_call
-from .derived import one_time_seconds
+from .derived import cost_of_calls, one_time_seconds
 from .models import CASE_SIZE, fit_models
 
 CHOOSERS = ("convbench", "always direct", "always FFT", "OpenCV threshold", "scipy static")
@@ -91,7 +91,7 @@ def validate_choices(calibration, validation, calls: int | None = None) -> pd.Da
         case = dict(zip(keys, key))
         problem = row_problem(case)
         times = part.set_index("backend")
-        cost = times["median_s"] if calls is None else calls * times["median_s"] + times["one_time_s"]
+        cost = cost_of_calls(times["median_s"], times["one_time_s"], calls)
         ranked = predict_times(models, problem, int(case["threads"]), calls)
         ranked = ranked[ranked["backend"].isin(set(times.index))]
         if ranked.empty:

@@ -10,7 +10,7 @@ from rich.table import Table
 from kernels import DTYPES, MODES, OPS, Problem
 
 from ..analyse.chooser import MEASURE_WITHIN, calibration_config, choose, outside_calibration, too_close_to_call
-from ..analyse.derived import one_time_seconds
+from ..analyse.derived import cost_of_calls, one_time_seconds
 from ..analyse.regret import regret_summary, validate_choices
 from ..errors import UsageError
 from ..measure.case import run_case
@@ -150,7 +150,7 @@ def _measure_pair(ranked, image, kernel, args) -> dict[str, float]:
         raise UsageError(f"measuring {failed['backend']} failed: {failed['status']} {failed['reason']}")
     once = one_time_seconds(frame)
     per_call = frame["median_s"].to_numpy(float)
-    total = per_call if args.calls is None else args.calls * per_call + once
+    total = cost_of_calls(per_call, once, args.calls)
     return dict(zip(frame["backend"], map(float, total)))
 
 
