@@ -155,7 +155,7 @@ def sample_until_stable(
     """
     start = time.perf_counter()
     out = interleaved_samples(prepared, loops, timing.samples, devices, timing.cache, after)
-    while True:
+    while timing.ci_target:  # 0 turns the rule off (not "known to +-0 %", which no real timing reaches)
         open_cases = {
             name: p
             for name, p in prepared.items()
@@ -164,6 +164,7 @@ def sample_until_stable(
         if not open_cases or (budget_seconds and time.perf_counter() - start > budget_seconds):
             return out
         interleaved_samples(open_cases, loops, 1, devices, timing.cache, after, out)
+    return out
 
 
 def summarize(samples: list[float], loops: int, ci_target: float = 0.0) -> dict[str, float]:

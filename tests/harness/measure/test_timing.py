@@ -70,3 +70,15 @@ def test_stopping_rule_samples_until_the_median_is_known_or_the_cap(monkeypatch)
     assert len(out["noisy"]) == 12  # never within 2 %: stops at max_samples
     stats = timing.summarize(out["noisy"], 1, ci_target=0.02)
     assert stats["ci_low_s"] == 1.0 and stats["ci_high_s"] == 2.0 and "median known to" in stats["warning"]
+
+
+def test_ci_target_zero_turns_the_stopping_rule_off(monkeypatch):
+    # A zero target read as "+-0 %" made every noisy backend take max_samples: a fixed-sample run took 2.7x longer.
+    from harness.measure import timing
+    from harness.plan.cases import Timing
+
+    values = {"noisy": iter([1.0, 2.0] * 100)}
+    monkeypatch.setattr(timing, "time_call", lambda prepared, loops, device, cache: next(values[prepared.name]))
+    prepared = {"noisy": _Recorder("noisy", [])}
+    out = timing.sample_until_stable(prepared, {"noisy": 1}, Timing(samples=5, max_samples=12, ci_target=0.0), {})
+    assert len(out["noisy"]) == 5
