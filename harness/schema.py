@@ -9,6 +9,8 @@ comparisons and the plots. README's column table is :func:`markdown_table`
 line. Version 1 is every table written before versions were recorded: the
 same measurements, with the columns of :data:`ADDED_IN_2` only where a row
 happened to have them (they read as missing elsewhere); it loads with a note.
+Version 3 added the ``machine`` column; an older table gets it from its
+``metadata.json`` when loaded (version 2 loads without a note: nothing is missing).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 from kernels import Problem
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Artefacts of a results directory.
 JOURNAL = "journal.jsonl"
@@ -126,6 +128,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("err_max_scaled", "eps", "largest |result − exact| / Σ|f||g|, in units of the dtype's eps"),
     Column("err_positions", "", "output positions the exact reference covered (all, or a sample)"),
     Column("run_id", "", "the run that produced the row"),
+    Column(
+        "machine",
+        "",
+        "the machine that measured the row: CPU model, cores and a hash of its fingerprint (CPU, cores, memory, "
+        "GPUs, library versions); `metadata.json` holds each machine's fingerprint",
+    ),
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 # Computed from the other columns (and the machine's peaks) when the table is written.
@@ -142,6 +150,7 @@ ADDED_IN_2 = (
     "other_cpu_frac",
     "steal_frac",
 )
+ADDED_IN_3 = ("machine",)
 
 
 def case_identity(problem: Problem, dist: str, seed: int) -> dict:
@@ -197,9 +206,10 @@ def check_version(version, where: str) -> str:
             f"{where}: written with results schema {version}, newer than this convbench's {SCHEMA_VERSION}; "
             "upgrade convbench to read it"
         )
-    if version < SCHEMA_VERSION:
+    if version == 1:
         return (
-            f"{where}: results schema {version} (written before schema versions were recorded); "
-            f"{', '.join(ADDED_IN_2)} read as missing where its rows lack them"
+            f"{where}: results schema 1 (written before schema versions were recorded); "
+            f"{', '.join(ADDED_IN_2)} read as missing where its rows lack them; {', '.join(ADDED_IN_3)} "
+            "comes from its metadata"
         )
-    return ""
+    return ""  # version 2 lacks only what its metadata gives (ADDED_IN_3): nothing to warn about

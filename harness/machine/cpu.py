@@ -8,7 +8,19 @@ import os
 import platform
 import socket
 
+from .gpu import gpu_names
+from .memory import total_bytes
+
 _FLAGS_OF_INTEREST = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "neon", "asimd")
+# The environment variables that decide how many threads a backend gets, recorded with every run.
+THREAD_ENV = (
+    "GOMP_SPINCOUNT",
+    "OMP_WAIT_POLICY",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
 _PACKAGES = (
     "numpy",
     "numba",
@@ -64,6 +76,11 @@ def collect_system() -> dict:
     }
 
 
+def collect_machine() -> dict:
+    """The metadata's ``machine`` entry: host, CPU, memory in all and GPU names (what the fingerprint reads)."""
+    return {**collect_system(), **collect_cpu(), "memory_bytes": total_bytes(), "gpus": gpu_names()}
+
+
 def collect_versions() -> dict:
     """Installed versions of the libraries whose speed or accuracy the results depend on."""
     versions = {}
@@ -91,12 +108,12 @@ def collect_numba() -> dict:
 def collect_metadata(config_source: dict | None = None, **extra) -> dict:
     """Everything for the sidecar: machine, software, the config, and ``extra``."""
     meta = {"collected_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
-    meta["machine"] = {**collect_system(), **collect_cpu()}
+    meta["machine"] = collect_machine()
     meta["versions"] = collect_versions()
     meta["numba"] = collect_numba()
     meta["thread_env"] = {
         k: os.environ.get(k)
-        for k in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+        for k in THREAD_ENV
     }
     if config_source is not None:
         meta["config"] = config_source

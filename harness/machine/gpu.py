@@ -149,6 +149,21 @@ def _nvml():
         return None, f"NVML unavailable: {type(exc).__name__}: {exc}"
 
 
+def gpu_names() -> list[str]:
+    """Names of every NVIDIA GPU NVML sees ([] without NVML or a driver), for the machine fingerprint."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        names = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(index))
+            names.append(name.decode() if isinstance(name, bytes) else str(name))
+        return names
+    except Exception:  # noqa: BLE001 - no NVML or no driver: no GPU to name
+        return []
+
+
 def _throttle_mask(pynvml, handle) -> int:
     try:  # the newer name; older NVML bindings have only the second
         read = pynvml.nvmlDeviceGetCurrentClocksEventReasons

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from kernels import get_backend
 
+from ..machine.fingerprint import this_machine
 from ..machine.gpu import ThrottleMonitor
 from ..machine.state import CpuActivity, noise_warning
 from ..plan.cases import Case, Timing
@@ -30,6 +31,7 @@ def new_row(case: Case, backend, run_id: str) -> dict:
         **case.identity(),
         "options": options,
         "run_id": run_id,
+        "machine": this_machine()[0],
         "status": "",
         "reason": "",
     }

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UsageError
+from ..machine.fingerprint import metadata_machine
 from ..schema import COLUMN_NAMES, JOURNAL, METADATA, SCHEMA_VERSION, TABLE, check_version
 from .journal import read_journal
 
@@ -58,7 +59,8 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
     """The results table of a sweep directory: the Parquet file, else the journal.
 
     A table of an older schema loads with a warning that says what reads as
-    missing; one of a newer schema is refused.
+    missing; one of a newer schema is refused. Rows without a ``machine``
+    (written before that column) get the machine of the directory's metadata.
 
     Raises
     ------
@@ -74,11 +76,19 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
             raise UsageError(str(exc)) from None
         if note:
             warnings.warn(note, stacklevel=2)
-        return standard_order(pd.read_parquet(out_dir / TABLE))
+        return _with_machine(standard_order(pd.read_parquet(out_dir / TABLE)), meta)
     rows = read_journal(out_dir / JOURNAL)
     if not rows:
         raise UsageError(f"{str(out_dir)!r} holds no results (no {TABLE} and no {JOURNAL} rows)")
-    return rows_to_frame(rows)
+    return _with_machine(rows_to_frame(rows), read_metadata(out_dir))
+
+
+def _with_machine(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    missing = frame["machine"].isna()
+    if missing.any() and meta:
+        frame["machine"] = frame["machine"].astype(object)
+        frame.loc[missing, "machine"] = metadata_machine(meta)[0]
+    return frame
 
 
 def _json_safe(value):
