@@ -14,12 +14,11 @@ import multiprocessing as mp
 import signal
 import traceback
 
-from kernels import get_backend
-
 from ..machine.cpu import collect_numba
 from ..measure.budget import RatePredictor
 from ..measure.case import run_case
 from ..plan.cases import Case, Timing
+from .backends import configure_backends
 from .threads import apply_thread_settings
 
 _START_SECONDS = 120.0  # imports and the first JIT compilation happen inside the first case
@@ -31,8 +30,7 @@ def _serve(conn, backend_options: dict) -> None:
     # Ctrl-C is the parent's to handle: it lets the case in flight finish.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    for name, values in backend_options.items():
-        get_backend(name).configure(**values)
+    configure_backends(backend_options)
     while True:
         try:
             request = conn.recv()

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,52 +16,7 @@ from harness.store.journal import read_journal
 from harness.store.tables import load_results
 from harness.sweep import worker as worker_module
 from harness.sweep.orchestrate import run_sweep
-from kernels import _registry
-
-PLUGIN = Path(__file__).parents[2] / "data" / "demo_plugin"
-
-
-@pytest.fixture(scope="module")
-def plugin_site(tmp_path_factory):
-    """The demo plugin installed with pip into a folder of its own."""
-    site = tmp_path_factory.mktemp("site")
-    build = tmp_path_factory.mktemp("build")
-    # Build from a copy: setuptools writes build/ and *.egg-info next to the sources.
-    subprocess.run(["cp", "-r", str(PLUGIN), str(build)], check=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(site),
-            str(build / PLUGIN.name),
-        ],
-        check=True,
-    )
-    return site
-
-
-def _env(site):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
-    return env
-
-
-@pytest.fixture
-def with_plugin(plugin_site, monkeypatch):
-    """This process and the workers it spawns see the plugin's backends."""
-    monkeypatch.syspath_prepend(str(plugin_site))
-    monkeypatch.setenv("PYTHONPATH", _env(plugin_site)["PYTHONPATH"])
-    monkeypatch.setattr(_registry, "_registry", {})
-    monkeypatch.setattr(_registry, "_discovered", False)
-    yield
-    sys.modules.pop("convbench_demo", None)
+from tests.harness.sweep.conftest import plugin_env
 
 
 def _config(tmp_path, backends, sizes, **timing):
@@ -82,7 +36,7 @@ def _config(tmp_path, backends, sizes, **timing):
 
 
 def test_installed_plugin_is_listed_and_swept(plugin_site, tmp_path):
-    env = _env(plugin_site)
+    env = plugin_env(plugin_site)
     listing = subprocess.run([sys.executable, "-m", "harness", "backends"], env=env, capture_output=True, text=True)
     assert listing.returncode == 0 and "demo-direct" in listing.stdout and "crashy" in listing.stdout
     config = _config(tmp_path, ["demo-direct"], [16], min_sample_seconds=0.0)

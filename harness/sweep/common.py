@@ -1,0 +1,92 @@
+"""What a local sweep and a cluster sweep share: progress callbacks, Ctrl-C, case order, rows and the end of a run."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from kernels import get_backend
+
+from ..analyse.derived import add_rates
+from ..measure.budget import work_units
+from ..measure.case import new_row
+from ..plan.cases import Case
+from ..schema import JOURNAL
+from ..store.journal import read_journal
+from ..store.tables import rows_to_frame, write_metadata, write_table
+
+
+@dataclass
+class SweepResult:
+    """What a sweep left behind.
+
+    A ``fleet`` sweep writes one results directory per host under ``out_dir``:
+    they are ``parts``, and ``frame`` is None (each part has its own table).
+    """
+
+    out_dir: Path
+    frame: pd.DataFrame | None
+    archived: Path | None
+    interrupted: bool
+    cases_run: int
+    cases_skipped_as_done: int
+    parts: list[Path] = field(default_factory=list)
+
+
+class Progress:
+    """Callbacks the sweep makes; the CLI subclasses this to draw a progress bar."""
+
+    def start(self, total: int) -> None: ...
+
+    def case_started(self, case: Case) -> None: ...
+
+    def case_finished(self, case: Case, rows: list[dict]) -> None: ...
+
+    def note(self, text: str) -> None:
+        print(text)
+
+
+class StopOnInterrupt:
+    """First Ctrl-C: finish the cases in flight, then stop. Second: abandon them (KeyboardInterrupt)."""
+
+    def __init__(self, progress: Progress):
+        self.progress, self.requested, self._old = progress, False, None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.progress.note("Ctrl-C: stopping after the case in flight (press again to abandon it)")
+
+    def __enter__(self) -> StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def order_cheapest_first(cases, methods) -> list[Case]:
+    """Cases sorted by their summed work over the sweep's backends, cheapest first."""
+    return sorted(cases, key=lambda c: sum(work_units(m, c) for m in methods))
+
+
+def failed_row(case: Case, name: str, status: str, reason: str, run_id: str) -> dict:
+    """The row of a backend whose worker died or hung before it could report."""
+    row = new_row(case, get_backend(name), run_id)
+    row.update(status=status, reason=reason)
+    return row
+
+
+def write_run(out_dir: Path, meta: dict, matmul_peaks: dict, gpu_peaks: dict) -> pd.DataFrame:
+    """Write the metadata, then the table from the journal with its rate columns; returns the table."""
+    write_metadata(out_dir, meta)
+    frame = add_rates(rows_to_frame(read_journal(out_dir / JOURNAL)), matmul_peaks, gpu_peaks)
+    write_table(out_dir, frame)
+    return frame
