@@ -55,6 +55,34 @@ class Case:
         return case_key(self.identity())
 
 
+CLUSTER_MODES = ("spread", "fleet")
+ONE_CASE_PER = ("host", "worker")
+# Batch systems reached through dask-jobqueue: ``address = "slurm"`` makes a SLURMCluster.
+JOBQUEUE_SYSTEMS = ("slurm", "pbs", "sge", "lsf", "htcondor", "moab", "oar")
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Where and how a sweep runs on a Dask cluster (``[cluster]`` in a config, ``--cluster`` on the command line).
+
+    ``address``: ``"local"`` (a LocalCluster started for the run), a scheduler
+    address such as ``"tcp://head:8786"``, or a batch system of
+    :data:`JOBQUEUE_SYSTEMS` (dask-jobqueue; ``jobqueue`` holds its arguments).
+    ``mode``: ``spread`` splits the cases over hosts of one kind; ``fleet``
+    runs every case on every host, one table per host. ``one_case_per``:
+    ``host`` (the default) lets one case time on a host at a time;
+    ``worker`` allows one per worker, several per host, and flags every row
+    as timed on a shared host (the default for ``local``). ``workers``: how
+    many to start (``local`` and batch systems).
+    """
+
+    address: str
+    mode: str = "spread"
+    workers: int = 2
+    one_case_per: str = "host"
+    jobqueue: dict = field(default_factory=dict, compare=False)
+
+
 @dataclass(frozen=True)
 class SweepConfig:
     """A validated sweep: what to run and how to time it."""
@@ -66,3 +94,4 @@ class SweepConfig:
     description: str = ""
     source: dict = field(default_factory=dict, compare=False)
     backend_options: dict = field(default_factory=dict)
+    cluster: ClusterSettings | None = None

@@ -15,10 +15,20 @@ from kernels import DTYPES, MODES, OPS, Problem, backends
 
 from ..errors import UsageError, allowed_list, nearest
 from ..machine.cpu import all_cores
-from .cases import CACHE_STATES, Case, SweepConfig, Timing
+from .cases import (
+    CACHE_STATES,
+    CLUSTER_MODES,
+    JOBQUEUE_SYSTEMS,
+    ONE_CASE_PER,
+    Case,
+    ClusterSettings,
+    SweepConfig,
+    Timing,
+)
 from .inputs import DISTRIBUTIONS
 
-TOP_KEYS = ("name", "description", "sweep", "timing", "backend_options")
+TOP_KEYS = ("name", "description", "sweep", "timing", "backend_options", "cluster")
+CLUSTER_KEYS = ("address", "mode", "workers", "one_case_per", "jobqueue")
 SWEEP_KEYS = (
     "backends",
     "op",
@@ -117,7 +127,45 @@ def parse_config(raw: dict, default_name: str = "sweep") -> SweepConfig:
         description=str(raw.get("description", "")),
         source=raw,
         backend_options=options,
+        cluster=parse_cluster(raw["cluster"]) if "cluster" in raw else None,
     )
+
+
+def parse_cluster(raw, address: str | None = None) -> ClusterSettings:
+    """Validate a ``[cluster]`` table; ``address`` (from ``--cluster``) overrides its address.
+
+    Raises
+    ------
+    UsageError
+        For an unknown key or value, naming what is allowed.
+    """
+    if not isinstance(raw, dict):
+        raise UsageError("'cluster' must be a table, e.g. [cluster] with address = \"local\"")
+    _check_keys(raw, CLUSTER_KEYS, "cluster.")
+    address = address if address is not None else raw.get("address")
+    if not isinstance(address, str) or not address:
+        raise UsageError(
+            "cluster.address must be 'local', a scheduler address such as 'tcp://head:8786', "
+            f"or a batch system ({allowed_list(JOBQUEUE_SYSTEMS)}), got {address!r}"
+        )
+    named = ("local", *JOBQUEUE_SYSTEMS)
+    if address not in named and ":" not in address:
+        raise UsageError(
+            f"cluster.address {address!r}{nearest(address, named)} is neither a scheduler address "
+            f"('tcp://host:8786', 'host:8786') nor one of {allowed_list(named)}"
+        )
+    mode = _choices(raw, "mode", CLUSTER_MODES, "spread", "cluster")[0]
+    default_per = "worker" if address == "local" else "host"
+    one_case_per = _choices(raw, "one_case_per", ONE_CASE_PER, default_per, "cluster")[0]
+    workers = _integer(raw.get("workers", 2), "cluster.workers")
+    jobqueue = raw.get("jobqueue", {})
+    if not isinstance(jobqueue, dict):
+        raise UsageError("cluster.jobqueue must be a table of dask-jobqueue arguments (cores, memory, queue...)")
+    if jobqueue and address not in JOBQUEUE_SYSTEMS:
+        raise UsageError(
+            f"cluster.jobqueue is for a batch system ({allowed_list(JOBQUEUE_SYSTEMS)}); address is {address!r}"
+        )
+    return ClusterSettings(address, mode, workers, one_case_per, dict(jobqueue))
 
 
 def _backend_options(raw, names: list[str], known: dict) -> dict[str, dict]:

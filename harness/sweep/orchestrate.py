@@ -1,5 +1,7 @@
 """A whole sweep: cases cheapest first, each in the worker process, rows journaled, then table and metadata.
 
+A sweep with a cluster hands its cases to :mod:`harness.sweep.cluster` instead.
+
 The case itself is measured by :func:`harness.measure.case.run_case`; this
 module orders the cases, skips the ones a resumed run already has, applies the
 backends' options, survives Ctrl-C, and at the end measures the machine's
@@ -10,61 +12,28 @@ peaks, derives the rate columns and writes ``results.parquet`` and
 from __future__ import annotations
 
 import dataclasses
-import signal
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
 
 from kernels import get_backend
 
-from ..analyse.derived import add_rates
 from ..machine.cpu import collect_metadata
+from ..machine.fingerprint import this_machine
 from ..machine.gpu import collect_gpu, collect_gpu_state, measure_gpu_peaks
 from ..machine.peaks import collect_matmul_peaks
 from ..machine.state import collect_machine_state
-from ..measure.budget import RatePredictor, work_units
-from ..measure.case import new_row, run_case
-from ..plan.cases import Case, SweepConfig
+from ..measure.budget import RatePredictor
+from ..measure.case import run_case
+from ..plan.cases import ClusterSettings, SweepConfig
 from ..schema import JOURNAL, row_key
 from ..store.archive import prepare_out_dir
 from ..store.journal import Journal, read_journal
 from ..store.lock import DirectoryLock
-from ..store.tables import rows_to_frame, write_metadata, write_table
+from .backends import backend_metadata, configure_backends
+from .cluster import run_on_cluster
+from .common import Progress, StopOnInterrupt, SweepResult, failed_row, order_cheapest_first, write_run
 from .threads import apply_thread_settings
 from .worker import IsolatedRunner
-
-
-@dataclass
-class SweepResult:
-    """What a sweep left behind."""
-
-    out_dir: Path
-    frame: pd.DataFrame
-    archived: Path | None
-    interrupted: bool
-    cases_run: int
-    cases_skipped_as_done: int
-
-
-class Progress:
-    """Callbacks the sweep makes; the CLI subclasses this to draw a progress bar."""
-
-    def start(self, total: int) -> None: ...
-
-    def case_started(self, case: Case) -> None: ...
-
-    def case_finished(self, case: Case, rows: list[dict]) -> None: ...
-
-    def note(self, text: str) -> None:
-        print(text)
-
-
-def order_cheapest_first(cases, methods) -> list[Case]:
-    """Cases sorted by their summed work over the sweep's backends, cheapest first."""
-    return sorted(cases, key=lambda c: sum(work_units(m, c) for m in methods))
 
 
 def run_sweep(
@@ -74,8 +43,12 @@ def run_sweep(
     resume: bool = False,
     progress: Progress | None = None,
     isolate: bool = True,
+    cluster: ClusterSettings | None = None,
 ) -> SweepResult:
     """Run every case of ``config``, journaling rows into ``out_dir``, and write the table.
+
+    With ``cluster`` (or the config's ``[cluster]``), the cases run on a Dask
+    cluster instead (:mod:`harness.sweep.cluster`); otherwise here.
 
     With ``resume``, cases already in the directory's journal are not run again.
     With ``isolate`` (the default) cases run in a worker process, so a backend
@@ -86,12 +59,18 @@ def run_sweep(
     Raises
     ------
     UsageError
-        If the directory cannot be written or another run is writing to it.
+        If the directory cannot be written or another run is writing to it,
+        or the cluster cannot be used as asked.
     StorageError
         If the results stop being writable mid-sweep (finished cases stay saved).
+    ClusterError
+        If the cluster goes away mid-sweep (finished cases stay saved).
     """
     apply_thread_settings()  # an entry point: before this process starts any thread pool
     out_dir = Path(out_dir)
+    cluster = cluster or config.cluster
+    if cluster is not None:
+        return run_on_cluster(config, out_dir, cluster, resume, progress or Progress())
     with DirectoryLock(out_dir):
         return _run_locked(config, out_dir, resume, progress or Progress(), isolate)
 
@@ -111,9 +90,9 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
     uses_gpu = any(get_backend(n).device == "cuda" for n in config.backends)
     gpu_state_start = collect_gpu_state() if uses_gpu else {}
     machine_state_start = collect_machine_state()
-    previous = _configure(config.backend_options)
+    previous = configure_backends(config.backend_options)
     worker = IsolatedRunner(config.backend_options, config.timing.case_timeout_seconds) if isolate else None
-    stop = _StopOnInterrupt(progress)
+    stop = StopOnInterrupt(progress)
     abandoned = False
     try:
         with Journal(journal_path) as journal, stop:
@@ -133,7 +112,7 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
                             config.timing,
                             predictor.rates,
                             run_id,
-                            lambda name, status, reason, c=case: _failed_row(c, name, status, reason, run_id),
+                            lambda name, status, reason, c=case: failed_row(c, name, status, reason, run_id),
                         )
                     predictor.learn_rows(case, rows)
                     journal.append(rows)
@@ -141,11 +120,11 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
             except KeyboardInterrupt:
                 interrupted = abandoned = True
             interrupted = interrupted or stop.requested
-        backend_meta = _backend_metadata(config.backends)
+        backend_meta = backend_metadata(config.backends)
     finally:
         if worker is not None:
             worker.close(abandon=abandoned)
-        _configure(previous)
+        configure_backends(previous)
     sweep_seconds = round(time.time() - started, 3)
     # Measured after the sweep: BLAS threads spin after a matmul and would
     # slow whatever is timed next.
@@ -168,59 +147,9 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
     )
     if worker is not None and worker.numba:
         meta["numba"] = worker.numba  # as the worker that ran the kernels saw it
-    write_metadata(out_dir, meta)
-    frame = add_rates(rows_to_frame(read_journal(journal_path)), peaks, gpu_peaks)
-    write_table(out_dir, frame)
+    machine, print_ = this_machine()
+    meta["machines"] = {machine: {"fingerprint": print_, "hosts": [meta["machine"]["hostname"]]}}
+    frame = write_run(out_dir, meta, peaks, gpu_peaks)
     return SweepResult(out_dir, frame, archived, interrupted, len(todo), len(cases) - len(todo))
 
 
-class _StopOnInterrupt:
-    """First Ctrl-C: finish the case in flight, then stop. Second: abandon it (KeyboardInterrupt)."""
-
-    def __init__(self, progress: Progress):
-        self.progress, self.requested, self._old = progress, False, None
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        self.progress.note("Ctrl-C: stopping after the case in flight (press again to abandon it)")
-
-    def __enter__(self) -> _StopOnInterrupt:
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
-
-def _failed_row(case: Case, name: str, status: str, reason: str, run_id: str) -> dict:
-    """The row of a backend whose worker died or hung before it could report."""
-    row = new_row(case, get_backend(name), run_id)
-    row.update(status=status, reason=reason)
-    return row
-
-
-def _configure(options: dict[str, dict]) -> dict[str, dict]:
-    """Apply per-backend options; return what was in force before, to restore it."""
-    previous = {}
-    for name, values in options.items():
-        backend = get_backend(name)
-        previous[name] = backend.options()
-        backend.configure(**values)
-    return previous
-
-
-def _backend_metadata(names) -> dict:
-    """Each backend's own account of itself (options, planner, wisdom...), for the sidecar."""
-    out = {}
-    for name in names:
-        backend = get_backend(name)
-        available = backend.available()[0]
-        entry = {"method": backend.method, "device": backend.device, "available": available}
-        entry["options"] = backend.options()
-        entry.update(backend.metadata())
-        out[name] = entry
-    return out
