@@ -17,7 +17,8 @@ import pandas as pd
 
 from kernels import Problem, get_backend
 
-from ..errors import UsageError
+from ..errors import UsageError, allowed_list
+from ..machine.fingerprint import differences, machines_of
 from ..plan import configs
 from ..plan.config import parse_config
 from ..store.tables import load_results
@@ -177,6 +178,47 @@ def outside_calibration(results, image_shape, kernel_shape) -> str:
         if not sizes.min() <= size <= sizes.max():
             notes.append(f"{what} size {size:g} is outside the calibrated {sizes.min():g}..{sizes.max():g}")
     return "; ".join(notes) + ("; the models extrapolate" if notes else "")
+
+
+def machine_rows(
+    frame: pd.DataFrame, meta: dict, here: tuple[str, dict], machine: str | None = None, where: str = "calibration"
+) -> tuple[pd.DataFrame, str]:
+    """The calibration rows that may serve a query on the machine ``here`` (its id and fingerprint).
+
+    A calibration measures one machine; its models say nothing about another.
+    With ``machine`` (the user named one, ``--machine``), that machine's rows
+    are used wherever the query runs. Otherwise the rows of machines whose
+    fingerprint matches ``here`` on every field both know; rows that name no
+    machine are used with a note.
+
+    Returns
+    -------
+    (pandas.DataFrame, str)
+        The rows, and a note ('' when there is nothing to say).
+
+    Raises
+    ------
+    UsageError
+        When the calibration holds only other machines, or not the one named.
+    """
+    present = sorted(frame["machine"].dropna().unique()) if "machine" in frame else []
+    if machine is not None:
+        if machine not in present:
+            raise UsageError(f"{where} has no rows of machine {machine!r}; it holds {allowed_list(present)}")
+        note = "" if machine == here[0] else f"using the calibration of machine {machine}, not this one ({here[0]})"
+        return frame[frame["machine"] == machine], note
+    if not present:
+        return frame, f"{where} does not record which machine measured it"
+    prints = {m: e.get("fingerprint", {}) for m, e in machines_of(meta).items()}
+    matching = [m for m in present if m == here[0] or (m in prints and not differences(prints[m], here[1]))]
+    if matching:
+        return frame[frame["machine"].isin(matching) | frame["machine"].isna()], ""
+    other = present[0]
+    what = "; ".join(differences(prints[other], here[1])) if other in prints else "no fingerprint recorded"
+    raise UsageError(
+        f"{where} was measured on another machine ({other}: {what}); this is {here[0]}. Calibrate here "
+        f"(convbench run configs/calibrate.toml), or pass --machine {other} to use it anyway"
+    )
 
 
 def results_frame(results) -> pd.DataFrame:

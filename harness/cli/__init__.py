@@ -1,15 +1,15 @@
-"""Stage: the ``convbench`` command line, one module per command: run, plot, backends, choose, compare, report."""
+"""Stage: the ``convbench`` command line, one module per command (run, plot, choose, compare, merge...)."""
 
 from __future__ import annotations
 
 import sys
 
-from ..errors import StorageError, UsageError
+from ..errors import ClusterError, StorageError, UsageError
 from ..sweep.threads import apply_thread_settings
-from . import backends, choose, compare, plot, report, run
+from . import backends, choose, compare, merge, plot, report, run
 from ._console import Parser
 
-COMMANDS = (run, plot, backends, choose, compare, report)
+COMMANDS = (run, plot, backends, choose, compare, report, merge)
 
 
 def build_parser() -> Parser:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, StorageError) as exc:
+    except (UsageError, StorageError, ClusterError) as exc:
         print(f"convbench: error: {exc}", file=sys.stderr)
         return exc.exit_code
 

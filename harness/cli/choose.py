@@ -9,15 +9,23 @@ from rich.table import Table
 
 from kernels import DTYPES, MODES, OPS, Problem
 
-from ..analyse.chooser import MEASURE_WITHIN, calibration_config, choose, outside_calibration, too_close_to_call
+from ..analyse.chooser import (
+    MEASURE_WITHIN,
+    calibration_config,
+    choose,
+    machine_rows,
+    outside_calibration,
+    too_close_to_call,
+)
 from ..analyse.derived import cost_of_calls, one_time_seconds
 from ..analyse.regret import regret_summary, validate_choices
 from ..errors import UsageError
+from ..machine.fingerprint import metadata_machine, this_machine
 from ..measure.case import run_case
 from ..plan.cases import Case, Timing
 from ..present.plots import plot_regret
 from ..schema import TABLE
-from ..store.tables import load_results
+from ..store.tables import load_results, read_metadata
 from ..sweep.orchestrate import run_sweep
 from ._console import (
     DEFAULT_RESULTS,
@@ -46,6 +54,12 @@ def add_parser(sub) -> None:
     )
     choose.add_argument("--validate", metavar="DIR", help="score the chooser on the measured run DIR instead")
     choose.add_argument(
+        "--machine",
+        metavar="ID",
+        help="use the calibration rows of machine ID (the `machine` column) even though they were measured on "
+        "another machine; by default only this machine's rows are used",
+    )
+    choose.add_argument(
         "--calls",
         type=int,
         help="how many calls you will make at this size: include one-time costs (compile, plan, first call)",
@@ -64,7 +78,11 @@ def _calibration_dir(op: str, mode: str, dtype: str) -> Path:
     own = DEFAULT_RESULTS / f"calibrate-{op}-{mode}-{dtype}"
     for candidate in (own, DEFAULT_RESULTS / "calibrate"):
         if (candidate / TABLE).exists():
-            frame = load_results(candidate)
+            try:
+                frame, _ = machine_rows(load_results(candidate), read_metadata(candidate), this_machine())
+            except UsageError as exc:
+                console.print(f"[yellow]not using {candidate}: {exc}[/]")
+                continue
             ok = frame[frame["status"] == "ok"]
             if ((ok["dtype"] == dtype) & (ok["op"] == op) & (ok["mode"] == mode)).any():
                 return candidate
@@ -89,17 +107,20 @@ def main(args) -> int:
         raise UsageError("choose needs --image and --kernel (or --validate DIR with --results DIR)")
     image, kernel = parse_shape(args.image, "image"), parse_shape(args.kernel, "kernel")
     results = Path(args.results) if args.results else _calibration_dir(args.op, args.mode, args.dtype)
+    rows, machine_note = machine_rows(
+        load_results(results), read_metadata(results), this_machine(), args.machine, str(results)
+    )
     ranked = choose(
         image,
         kernel,
-        results=results,
+        results=rows,
         dtype=args.dtype,
         op=args.op,
         mode=args.mode,
         threads=args.threads,
         calls=args.calls,
     )
-    notes = [n for n in (ranked["note"].iloc[0], outside_calibration(results, image, kernel)) if n]
+    notes = [n for n in (ranked["note"].iloc[0], outside_calibration(rows, image, kernel), machine_note) if n]
     pick, measured = ranked["backend"].iloc[0], None
     if too_close_to_call(ranked) and not args.no_measure:
         measured = _measure_pair(ranked, image, kernel, args)
@@ -157,7 +178,17 @@ def _measure_pair(ranked, image, kernel, args) -> dict[str, float]:
 def _validate_choices(args) -> int:
     if not args.results:
         raise UsageError("--validate DIR needs --results DIR, the calibration to score")
-    scores = validate_choices(Path(args.results), Path(args.validate), calls=args.calls)
+    validation = load_results(args.validate)
+    measured_on = validation["machine"].dropna().unique()
+    if len(measured_on) > 1:
+        raise UsageError(f"--validate {args.validate!r} holds several machines; validate one machine's run")
+    here = metadata_machine(read_metadata(args.validate)) if len(measured_on) else this_machine()
+    calibration, note = machine_rows(
+        load_results(args.results), read_metadata(args.results), here, args.machine, str(args.results)
+    )
+    if note:
+        console.print(f"[yellow]note: {note}[/]")
+    scores = validate_choices(calibration, validation, calls=args.calls)
     if scores.empty:
         raise UsageError(f"no validation case in {args.validate!r} has a backend calibrated in {args.results!r}")
     summary = regret_summary(scores)

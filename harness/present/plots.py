@@ -301,8 +301,20 @@ def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "", formats=
     """Write ``times``, ``crossover``, ``winner``, ``model`` and, with exact-reference errors, ``accuracy``.
 
     Each in every one of ``formats`` (``png``, ``svg``, ``pdf``); returns the first format's paths.
+    A table of several machines (``convbench merge``) gets ``machines-times`` and
+    ``machines-crossover`` with the machines side by side, and each machine's own
+    set under ``machines/<machine>/``.
     """
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    machines = frame["machine"].dropna().unique() if "machine" in frame else []
+    if len(machines) > 1:
+        parts = {str(m): part for m, part in frame.groupby("machine", sort=True)}
+        paths = plot_overlay(parts, out_dir, formats, prefix="machines")
+        for machine, part in parts.items():
+            if (part["status"] == "ok").any():
+                paths += plot_all(part, out_dir / "machines" / machine, f"{title} on {machine}", formats)
+        return paths
     paths = [
         plot_times(frame, out_dir / "times.png", title, formats),
         plot_crossover(frame, out_dir / "crossover.png", title, formats),
@@ -352,14 +364,17 @@ def _save(fig: Figure, path, formats=("png",)) -> Path:
     return paths[0]
 
 
-def plot_overlay(frames: dict[str, pd.DataFrame], out_dir: str | Path, formats=("png",)) -> list[Path]:
-    """``overlay-times`` and ``overlay-crossover``: several runs on one figure, a line style per run."""
+def plot_overlay(
+    frames: dict[str, pd.DataFrame], out_dir: str | Path, formats=("png",), prefix: str = "overlay"
+) -> list[Path]:
+    """``overlay-times`` and ``overlay-crossover``: several runs (or machines) on one figure, a line style each."""
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     frame = pd.concat([f.assign(run=label) for label, f in frames.items()], ignore_index=True)
     title = " vs ".join(frames)
     return [
-        plot_times(frame, out_dir / "overlay-times.png", title, formats),
-        plot_crossover(frame, out_dir / "overlay-crossover.png", title, formats),
+        plot_times(frame, out_dir / f"{prefix}-times.png", title, formats),
+        plot_crossover(frame, out_dir / f"{prefix}-crossover.png", title, formats),
     ]
 
 

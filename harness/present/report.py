@@ -16,7 +16,7 @@ from ..analyse.crossovers import crossover_table, crossovers, fit_crossover_cons
 from ..analyse.models import fit_models, model_table
 from ..schema import REPORT
 from ..store.tables import load_results, read_metadata
-from .plots import plot_all
+from .plots import plot_all, plot_overlay
 from .summary import status_counts
 
 
@@ -157,6 +157,79 @@ def _break_even_section(frame: pd.DataFrame) -> list[str]:
     return lines + [markdown_table(table, columns), ""]
 
 
+def _analysis_sections(frame: pd.DataFrame, plot_dir: Path, name: str, report_dir: Path) -> list[str]:
+    """Crossover, cost models, break-even and plots (drawn in ``plot_dir``) of one machine's rows."""
+    models = fit_models(frame)
+    if not (frame["status"] == "ok").any():
+        return ["No successful rows: nothing to fit or plot.", ""]
+    plots = plot_all(frame, plot_dir, title=name)
+    lines = _crossover_section(frame, models) + _model_section(models) + _break_even_section(frame)
+    lines += ["## Plots", ""]
+    for path in plots:
+        lines += [f"![{path.stem}]({path.relative_to(report_dir).as_posix()})", ""]
+    return lines
+
+
+def _machines_sections(frame: pd.DataFrame, meta: dict, machines: list[str], results_dir: Path, name: str) -> list[str]:
+    """A merged run: the machines side by side (their crossovers in one table), then each machine alone."""
+    entries = meta.get("machines") or {}
+    lines = ["## Machines", ""]
+    rows = []
+    for machine in machines:
+        entry = entries.get(machine, {})
+        print_ = entry.get("fingerprint", {})
+        rows.append(
+            {
+                "machine": machine,
+                "cpu": print_.get("cpu_model"),
+                "cores": print_.get("usable_cores"),
+                "memory": print_.get("memory_gib"),
+                "gpus": ", ".join(print_.get("gpus") or []) or "-",
+                "hosts": ", ".join(entry.get("hosts") or []),
+                "rows": int((frame["machine"] == machine).sum()),
+            }
+        )
+    columns = {"machine": "machine", "cpu": "CPU", "cores": "cores", "memory": "GiB", "gpus": "GPUs"}
+    lines += [markdown_table(pd.DataFrame(rows), {**columns, "hosts": "hosts", "rows": "rows"}), ""]
+    per_machine = []
+    for machine in machines:
+        part = frame[frame["machine"] == machine]
+        best = crossovers(part, fit_models(part))
+        if not best.empty:
+            per_machine.append(best.assign(machine=machine))
+    if per_machine:
+        lines += [
+            "## Crossover by machine",
+            "",
+            "Smallest kernel size n at which the fastest FFT backend beats the fastest direct one, per machine and "
+            "image size (*measured n* interpolates between the sweep points either side).",
+            "",
+        ]
+        columns = {
+            "machine": "machine",
+            "op": "op",
+            "mode": "mode",
+            "dtype": "dtype",
+            "threads": "threads",
+            "image_n": "image N",
+            "crossover_n": "first n FFT wins",
+            "crossover_interp": "measured n*",
+            "direct_backend": "direct",
+            "fft_backend": "FFT",
+        }
+        lines += [markdown_table(pd.concat(per_machine, ignore_index=True), columns), ""]
+    side_by_side = plot_overlay(
+        {m: frame[frame["machine"] == m] for m in machines}, results_dir, prefix="machines"
+    )
+    lines += [f"![{path.stem}]({path.name})\n" for path in side_by_side]
+    for machine in machines:
+        part = frame[frame["machine"] == machine]
+        lines += [f"# On {machine}", ""]
+        lines += _machine_section(entries.get(machine, {}).get("metadata", {}))
+        lines += _analysis_sections(part, results_dir / "machines" / machine, f"{name} on {machine}", results_dir)
+    return lines
+
+
 def write_report(results_dir: str | Path) -> Path:
     """Write ``report.md`` (and redraw the plots) in ``results_dir``; returns the report's path."""
     results_dir = Path(results_dir)
@@ -168,23 +241,19 @@ def write_report(results_dir: str | Path) -> Path:
     description = (meta.get("config") or {}).get("description")
     if description:
         lines += [description, ""]
+    for source in meta.get("merged_from", []):
+        lines.append(f"- merged from `{source['dir']}`: run {source['run_id']} on {', '.join(source['machines'])}")
     lines += [
-        f"Run {meta.get('run_id', '?')}: {len(frame)} rows ({status_counts(frame)}), "
+        f"Run {meta.get('run_id', 'merged')}: {len(frame)} rows ({status_counts(frame)}), "
         f"{frame.loc[ok, 'backend'].nunique()} backends. Table: `results.parquet`; metadata: `metadata.json`.",
         "",
     ]
-    lines += _machine_section(meta)
-    models = fit_models(frame)
-    if ok.any():
-        plots = plot_all(frame, results_dir, title=name)
-        lines += _crossover_section(frame, models)
-        lines += _model_section(models)
-        lines += _break_even_section(frame)
-        lines += ["## Plots", ""]
-        for path in plots:
-            lines += [f"![{path.stem}]({path.name})", ""]
+    machines = sorted(frame["machine"].dropna().unique()) if "machine" in frame else []
+    if len(machines) > 1:
+        lines += _machines_sections(frame, meta, machines, results_dir, name)
     else:
-        lines += ["No successful rows: nothing to fit or plot.", ""]
+        lines += _machine_section(meta)
+        lines += _analysis_sections(frame, results_dir, name, results_dir)
     failed = frame[~ok]
     if not failed.empty:
         lines += ["## Rows that did not count", ""]
