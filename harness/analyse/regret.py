@@ -9,7 +9,11 @@ same cases:
 - ``OpenCV threshold``: ``cv2.filter2D``'s fixed rule, a DFT from kernel area
   130 (float32) or 50 (float64) on;
 - ``scipy static``: ``scipy.signal.choose_conv_method`` with its built-in
-  constants (when scipy is installed).
+  constants (when scipy is installed);
+- ``scipy measure``: the same with ``measure=True``, which times scipy's own
+  direct and FFT convolutions on inputs of the case's size, here and now; the
+  seconds it spends measuring are charged to its pick as convbench's are
+  (amortised over ``calls``; nothing per call).
 
 These choose a *method*; each method stands for the backend its users would
 have settled on, the one of that method that won most calibration cases.
@@ -23,6 +27,8 @@ backend's one-time costs count too: the regret is that of ``calls`` calls.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -31,7 +37,7 @@ from .chooser import predict_times, results_frame, too_close_to_call
 from .derived import cost_of_calls, one_time_seconds
 from .models import CASE_SIZE, fit_models
 
-CHOOSERS = ("convbench", "always direct", "always FFT", "OpenCV threshold", "scipy static")
+CHOOSERS = ("convbench", "always direct", "always FFT", "OpenCV threshold", "scipy static", "scipy measure")
 # Kernel area from which cv2.filter2D switches to its DFT path (float32 with SSE3, and otherwise).
 OPENCV_DFT_AREA = {"float32": 130, "float64": 50}
 # Samples a measurement takes per backend: verification, warm-up and the timed samples of a default case.
@@ -55,6 +61,24 @@ def scipy_static_method(problem) -> str | None:
     return signal.choose_conv_method(image, kernel, mode=problem.mode)
 
 
+def scipy_measured_method(problem, seed: int = 0) -> tuple[str, float] | None:
+    """``choose_conv_method(..., measure=True)`` on random inputs of this size: its pick and the seconds it took.
+
+    None without scipy. scipy times its own single-threaded direct and FFT
+    convolutions; the seconds are what a user of it pays before the first call.
+    """
+    try:
+        from scipy import signal
+    except ImportError:
+        return None
+    rng = np.random.default_rng(seed)
+    image = rng.uniform(-0.5, 0.5, problem.image_shape).astype(problem.np_dtype)
+    kernel = rng.uniform(-0.5, 0.5, problem.kernel_shape).astype(problem.np_dtype)
+    start = time.perf_counter()
+    method, _ = signal.choose_conv_method(image, kernel, mode=problem.mode, measure=True)
+    return method, time.perf_counter() - start
+
+
 def method_backends(calibration: pd.DataFrame) -> dict[str, str]:
     """Per method, the backend that won most calibration cases among that method's backends."""
     ok = calibration[calibration["status"] == "ok"]
@@ -66,7 +90,9 @@ def method_backends(calibration: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def validate_choices(calibration, validation, calls: int | None = None) -> pd.DataFrame:
+def validate_choices(
+    calibration, validation, calls: int | None = None, scipy_measure: bool = False
+) -> pd.DataFrame:
     """Every chooser's pick and regret per validation case.
 
     Only backends present in both runs compete. Columns: the case; ``fastest``
@@ -74,7 +100,9 @@ def validate_choices(calibration, validation, calls: int | None = None) -> pd.Da
     (measured cost of the pick over the fastest's; 1 when right); for
     convbench also ``measured`` (it measured instead of trusting close
     predictions); and ``calibrated_size`` (the size was also calibrated,
-    which a fair validation avoids).
+    which a fair validation avoids). With ``scipy_measure``, scipy's
+    measuring chooser runs on every case here (so on the validation's
+    machine only), with ``scipy measure: seconds`` it spent.
     """
     cal, val = results_frame(calibration), results_frame(validation)
     models = fit_models(cal)
@@ -107,10 +135,16 @@ def validate_choices(calibration, validation, calls: int | None = None) -> pd.Da
             "OpenCV threshold": opencv_method(problem),
             "scipy static": scipy_static_method(problem),
         }
+        spent = {}
+        if scipy_measure and (picked := scipy_measured_method(problem)):
+            methods["scipy measure"], spent["scipy measure"] = picked
+            record["scipy measure: seconds"] = picked[1]
         for chooser, method in methods.items():
             backend = by_method.get(method) if method else None
             if backend in cost.index:
-                record.update({f"{chooser}: pick": backend, f"{chooser}: regret": float(cost[backend] / cost[fastest])})
+                extra = spent.get(chooser, 0.0) / calls if calls else 0.0
+                regret = float((cost[backend] + extra) / cost[fastest])
+                record.update({f"{chooser}: pick": backend, f"{chooser}: regret": regret})
         record["calibrated_size"] = tuple(int(case[c]) for c in CASE_SIZE) in cal_sizes
         records.append(record)
     return pd.DataFrame.from_records(records)

@@ -18,7 +18,7 @@ from ..analyse.chooser import (
     too_close_to_call,
 )
 from ..analyse.derived import cost_of_calls, one_time_seconds
-from ..analyse.regret import regret_summary, validate_choices
+from ..analyse.regret import CHOOSERS, regret_summary, validate_choices
 from ..errors import UsageError
 from ..machine.fingerprint import metadata_machine, this_machine
 from ..measure.case import run_case
@@ -67,7 +67,8 @@ def add_parser(sub) -> None:
     choose.add_argument(
         "--no-measure",
         action="store_true",
-        help="trust the models even when the two best predictions are too close to call",
+        help="trust the models even when the two best predictions are too close to call; with --validate, "
+        "leave out scipy's measuring chooser (it times every case here)",
     )
     add_json_flag(choose)
     choose.set_defaults(func=main)
@@ -188,7 +189,13 @@ def _validate_choices(args) -> int:
     )
     if note:
         console.print(f"[yellow]note: {note}[/]")
-    scores = validate_choices(calibration, validation, calls=args.calls)
+    scipy_measure = not args.no_measure and _same_hardware(here[1], this_machine()[1])
+    if not scipy_measure and not args.no_measure:
+        console.print(
+            f"[yellow]note: {args.validate} was measured on another machine: scipy's measuring chooser "
+            "(which times here and now) is left out[/]"
+        )
+    scores = validate_choices(calibration, validation, calls=args.calls, scipy_measure=scipy_measure)
     if scores.empty:
         raise UsageError(f"no validation case in {args.validate!r} has a backend calibrated in {args.results!r}")
     summary = regret_summary(scores)
@@ -203,13 +210,14 @@ def _validate_choices(args) -> int:
         f"calibrated on {args.results})",
         title_justify="left",
     )
-    for column in ("case", "fastest", "convbench", "regret", "always direct", "always FFT", "OpenCV", "scipy"):
+    choosers = [c for c in CHOOSERS[1:] if f"{c}: regret" in scores]
+    for column in ("case", "fastest", "convbench", "regret", *choosers):
         table.add_column(column)
     for r in scores.to_dict("records"):
         case = f"{r['image_h']}x{r['image_w']} * {r['kernel_h']}x{r['kernel_w']}"
         pick = r["convbench: pick"] + (" (measured)" if r["measured"] else "")
         colour = "red" if r["convbench: regret"] > 1.15 else "default"
-        others = [_regret_cell(r, c) for c in ("always direct", "always FFT", "OpenCV threshold", "scipy static")]
+        others = [_regret_cell(r, c) for c in choosers]
         table.add_row(
             case if kind else f"{r['op']} {r['mode']} {r['dtype']} {r['threads']}t {case}",
             r["fastest"],
@@ -231,6 +239,12 @@ def _validate_choices(args) -> int:
             f"{r['fastest_share']:.0%}",
         )
     console.print(totals)
+    if "scipy measure: seconds" in scores:
+        spent = scores["scipy measure: seconds"]
+        console.print(
+            f"scipy's measuring chooser spent {spent.sum():.1f} s timing {len(spent)} cases here "
+            f"(median {spent.median():.2f} s, max {spent.max():.1f} s per case): charged with --calls N"
+        )
     console.print(f"wrote {plot_regret(scores, Path(args.validate) / 'regret.png')}")
     overlap = int(scores["calibrated_size"].sum())
     if overlap:
@@ -238,6 +252,11 @@ def _validate_choices(args) -> int:
             f"[yellow]note: {overlap} validation sizes were also calibrated; a fair validation avoids them[/]"
         )
     return 0
+
+
+def _same_hardware(a: dict, b: dict) -> bool:
+    """Two fingerprints of one kind of machine: same CPU model and cores (library versions may differ)."""
+    return all(a.get(k) == b.get(k) for k in ("cpu_model", "usable_cores"))
 
 
 def _regret_cell(record: dict, chooser: str) -> str:

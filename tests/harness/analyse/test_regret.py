@@ -6,6 +6,7 @@ from harness.analyse.regret import (
     method_backends,
     opencv_method,
     regret_summary,
+    scipy_measured_method,
     scipy_static_method,
     validate_choices,
 )
@@ -67,3 +68,19 @@ def test_summary_per_chooser():
     assert summary.loc["convbench", "max"] == pytest.approx(1.2)
     assert summary.loc["always FFT", "median"] == 1.0
     assert summary.loc["always FFT", "fastest_share"] == pytest.approx(2 / 3)
+
+
+def test_scipy_measure_times_here_and_its_measuring_is_charged_to_its_pick():
+    pytest.importorskip("scipy.signal")
+    picked = scipy_measured_method(Problem("corr", "same", (64, 64), (3, 3), "float32"))
+    assert picked[0] in ("direct", "fft") and picked[1] > 0
+    calibration = synthetic_run([64, 256], [3, 7, 15])
+    validation = synthetic_run([96, 192], [5, 11], seed=1)
+    per_call = validate_choices(calibration, validation, scipy_measure=True)
+    assert set(per_call["scipy measure: pick"]) <= {"numba-cpu", "fftw"}
+    assert (per_call["scipy measure: seconds"] > 0).all()
+    once = validate_choices(calibration, validation, calls=1, scipy_measure=True)
+    # One call: scipy's measuring (real seconds) dwarfs a synthetic call of microseconds.
+    assert (once["scipy measure: regret"] > per_call["scipy measure: regret"]).all()
+    assert "scipy measure" in set(regret_summary(per_call)["chooser"])
+    assert "scipy measure: regret" not in validate_choices(calibration, validation)
