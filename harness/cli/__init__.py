@@ -6,10 +6,10 @@ import sys
 
 from ..errors import ClusterError, StorageError, UsageError
 from ..sweep.threads import apply_thread_settings
-from . import backends, choose, compare, merge, plot, report, run
+from . import backends, calibrate, choose, compare, merge, plot, report, run
 from ._console import Parser
 
-COMMANDS = (run, plot, backends, choose, compare, report, merge)
+COMMANDS = (run, plot, backends, choose, calibrate, compare, report, merge)
 
 
 def build_parser() -> Parser:
