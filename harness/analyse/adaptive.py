@@ -38,8 +38,8 @@ def unsure_sizes(
     mode: str,
     dtype: str,
     limit: int,
-    images=FINE_IMAGES,
-    kernels=FINE_KERNELS,
+    images=None,
+    kernels=None,
 ) -> list[tuple[int, int]]:
     """Up to ``limit`` unmeasured square sizes ``(image, kernel)`` where the chooser is least sure.
 
@@ -51,8 +51,9 @@ def unsure_sizes(
         The kind of problem calibrated.
     limit : int
         How many sizes to return at most.
-    images, kernels : sequence of int
-        The candidate grid.
+    images, kernels : sequence of int, optional
+        The candidate grid (default :data:`FINE_IMAGES` x :data:`FINE_KERNELS`),
+        kept within the sizes measured so far: refining, not extrapolating.
 
     Returns
     -------
@@ -66,6 +67,9 @@ def unsure_sizes(
     if not models:
         return []
     measured = set(zip(ok["image_h"].astype(int), ok["kernel_h"].astype(int)))
+    low, high = min(measured), max(measured)
+    images = [i for i in (images or FINE_IMAGES) if low[0] <= i <= high[0]]
+    kernels = [k for k in (kernels or FINE_KERNELS) if min(k for _, k in measured) <= k <= max(k for _, k in measured)]
     scored = []
     for image in images:
         for kernel in kernels:

@@ -49,7 +49,8 @@ def add_parser(sub) -> None:
     choose.add_argument("--threads", type=int, help="thread count (default: the largest calibrated)")
     choose.add_argument(
         "--results",
-        help="calibration run (default: results/calibrate-OP-MODE-DTYPE or results/calibrate; "
+        help="calibration run (default: results/calibrate-adaptive-OP-MODE-DTYPE from convbench calibrate, "
+        "results/calibrate-OP-MODE-DTYPE or results/calibrate; "
         "when neither covers the query, configs/calibrate.toml is run first)",
     )
     choose.add_argument("--validate", metavar="DIR", help="score the chooser on the measured run DIR instead")
@@ -77,7 +78,8 @@ def add_parser(sub) -> None:
 def _calibration_dir(op: str, mode: str, dtype: str) -> Path:
     """An existing calibration run that covers the query, or a new one (run now)."""
     own = DEFAULT_RESULTS / f"calibrate-{op}-{mode}-{dtype}"
-    for candidate in (own, DEFAULT_RESULTS / "calibrate"):
+    adaptive = DEFAULT_RESULTS / f"calibrate-adaptive-{op}-{mode}-{dtype}"  # convbench calibrate's
+    for candidate in (adaptive, own, DEFAULT_RESULTS / "calibrate"):
         if (candidate / TABLE).exists():
             try:
                 frame, _ = machine_rows(load_results(candidate), read_metadata(candidate), this_machine())
@@ -90,7 +92,8 @@ def _calibration_dir(op: str, mode: str, dtype: str) -> Path:
     config = calibration_config(op, mode, dtype)
     console.print(
         f"no calibration for {op} {mode} {dtype} under {DEFAULT_RESULTS}/: running configs/calibrate.toml "
-        f"({len(config.cases)} cases, a few minutes) into {own}"
+        f"({len(config.cases)} cases, a few minutes) into {own}; `convbench calibrate` places fewer sizes "
+        "where the choice is close instead"
     )
     with progress_bar(transient=True) as bar:
         result = run_sweep(config, own, progress=RichProgress(bar))

@@ -170,3 +170,7 @@ def test_choose_without_results_calibrates_once_then_reuses(tmp_path, monkeypatc
     assert set(frame["mode"]) == {"valid"} and set(frame["dtype"]) == {"float64"}
     assert main(query) == 0
     assert "no calibration" not in capsys.readouterr().out
+    # convbench calibrate's adaptive run, when there is one, is used first.
+    made.rename(tmp_path / "results" / "calibrate-adaptive-corr-valid-float64")
+    assert main(query) == 0
+    assert "no calibration" not in capsys.readouterr().out and not made.exists()
