@@ -13,7 +13,7 @@ same cases:
 - ``scipy measure``: the same with ``measure=True``, which times scipy's own
   direct and FFT convolutions on inputs of the case's size, here and now; the
   seconds it spends measuring are charged to its pick as convbench's are
-  (amortised over ``calls``; nothing per call).
+  (once on top of ``calls`` calls; nothing per call).
 
 These choose a *method*; each method stands for the backend its users would
 have settled on, the one of that method that won most calibration cases.
@@ -142,8 +142,7 @@ def validate_choices(
         for chooser, method in methods.items():
             backend = by_method.get(method) if method else None
             if backend in cost.index:
-                extra = spent.get(chooser, 0.0) / calls if calls else 0.0
-                regret = float((cost[backend] + extra) / cost[fastest])
+                regret = float((cost[backend] + measuring_charge(spent.get(chooser, 0.0), calls)) / cost[fastest])
                 record.update({f"{chooser}: pick": backend, f"{chooser}: regret": regret})
         record["calibrated_size"] = tuple(int(case[c]) for c in CASE_SIZE) in cal_sizes
         records.append(record)
@@ -155,9 +154,16 @@ def _convbench_pick(ranked: pd.DataFrame, times: pd.DataFrame, cost: pd.Series, 
     if not too_close_to_call(ranked):
         return ranked["backend"].iloc[0], 0.0, False
     pair = list(ranked["backend"].iloc[:2])
-    # Measuring pays each backend's setup and a handful of calls; amortised over `calls` calls when given.
+    # Measuring pays each backend's setup and a handful of calls, once, on top of the `calls` calls.
     spent = sum(float(times.loc[b, "one_time_s"]) + MEASURE_CALLS * float(times.loc[b, "median_s"]) for b in pair)
-    return min(pair, key=lambda b: cost[b]), spent / calls if calls else 0.0, True
+    return min(pair, key=lambda b: cost[b]), measuring_charge(spent, calls), True
+
+
+def measuring_charge(seconds: float, calls: int | None) -> float:
+    """What measuring before choosing adds to the cost of a pick: paid once on top of ``calls`` calls
+    (a one-time cost like a plan); nothing when costs are per call (``calls`` None, measuring amortised away).
+    """
+    return seconds if calls else 0.0
 
 
 def regret_summary(scores: pd.DataFrame) -> pd.DataFrame:

@@ -84,3 +84,14 @@ def test_scipy_measure_times_here_and_its_measuring_is_charged_to_its_pick():
     assert (once["scipy measure: regret"] > per_call["scipy measure: regret"]).all()
     assert "scipy measure" in set(regret_summary(per_call)["chooser"])
     assert "scipy measure: regret" not in validate_choices(calibration, validation)
+
+
+def test_measuring_is_paid_once_over_n_calls_not_divided_by_n():
+    # N calls cost N * per_call + one-time; measuring is one more one-time cost, so the excess regret
+    # falls as 1/N (it fell as 1/N^2 when the measuring was divided by N: a bias in convbench's favour).
+    laws = {"numba-cpu": ("direct", direct_law), "twin": ("direct", lambda p: 1.05 * direct_law(p))}
+    calibration = synthetic_run([64, 256], [3, 7, 15], laws=laws)
+    validation = synthetic_run([128], [5], laws=laws, seed=1)
+    one = validate_choices(calibration, validation, calls=1)["convbench: regret"].iloc[0]
+    ten = validate_choices(calibration, validation, calls=10)["convbench: regret"].iloc[0]
+    assert (one - 1) / (ten - 1) == pytest.approx(10, rel=0.01)
