@@ -67,9 +67,9 @@ def unsure_sizes(
     if not models:
         return []
     measured = set(zip(ok["image_h"].astype(int), ok["kernel_h"].astype(int)))
-    low, high = min(measured), max(measured)
-    images = [i for i in (images or FINE_IMAGES) if low[0] <= i <= high[0]]
-    kernels = [k for k in (kernels or FINE_KERNELS) if min(k for _, k in measured) <= k <= max(k for _, k in measured)]
+    measured_images, measured_kernels = zip(*measured)
+    images = [i for i in (images or FINE_IMAGES) if min(measured_images) <= i <= max(measured_images)]
+    kernels = [k for k in (kernels or FINE_KERNELS) if min(measured_kernels) <= k <= max(measured_kernels)]
     scored = []
     for image in images:
         for kernel in kernels:
