@@ -90,8 +90,8 @@ def main() -> None:
         local_start, local_cases, local_keys = _timed(config, tmp / "local")
         settings = parse_cluster({"address": "local", "workers": args.workers})
         start, cases, keys = _timed(config, tmp / "spread", cluster=settings)
-        overhead = read_metadata(tmp / "spread")["cluster"]["scheduling_overhead_s"]
-        slots = read_metadata(tmp / "spread")["cluster"]["slots"]
+        cluster = read_metadata(tmp / "spread")["cluster"]
+    overhead, slots = cluster["scheduling_overhead_s"], cluster["slots"]
     w = args.workers
     ratio = cases / local_cases
     print(f"{len(config.cases)} cases x {len(config.backends)} backends, {w} workers ({time.strftime('%F %T')})")

@@ -32,16 +32,14 @@ def add_parser(sub) -> None:
     calibrate.set_defaults(func=main)
 
 
-def adaptive_cases(config, sizes: list[tuple[int, int]]) -> tuple[Case, ...]:
-    """The config's cases plus, for each square ``(image, kernel)`` size, the same case at that size."""
-    template = config.cases[0]
-    added = [
+def cases_at(template: Case, sizes: list[tuple[int, int]]) -> tuple[Case, ...]:
+    """``template`` (op, mode, dtype, threads, inputs) at each square ``(image, kernel)`` size."""
+    return tuple(
         dataclasses.replace(
             template, problem=dataclasses.replace(template.problem, image_shape=(i, i), kernel_shape=(k, k))
         )
         for i, k in sizes
-    ]
-    return (*config.cases, *added)
+    )
 
 
 def main(args) -> int:
@@ -52,7 +50,8 @@ def main(args) -> int:
     if len({c.problem.threads for c in base.cases}) != 1:
         raise UsageError("an adaptive calibration needs one thread count in configs/calibrate.toml")
     coarse = [(i, k) for i in COARSE_IMAGES for k in COARSE_KERNELS if k <= i]
-    config = dataclasses.replace(base, name=out.name, cases=adaptive_cases(base, coarse)[len(base.cases) :])
+    template = base.cases[0]
+    config = dataclasses.replace(base, name=out.name, cases=cases_at(template, coarse))
     history = {"coarse": [list(s) for s in coarse], "rounds": []}
     started = time.monotonic()
     for round_ in range(args.rounds + 1):
@@ -62,7 +61,7 @@ def main(args) -> int:
                 console.print(f"round {round_}: no size left where the choice is close; done")
                 break
             history["rounds"].append([list(s) for s in sizes])
-            config = dataclasses.replace(config, cases=adaptive_cases(config, sizes))
+            config = dataclasses.replace(config, cases=config.cases + cases_at(template, sizes))
             console.print(f"round {round_}: {len(sizes)} sizes where the choice is close: "
                           + ", ".join(f"{i}*{k}" for i, k in sizes))
         config = dataclasses.replace(config, source={**config.source, "adaptive": history})
