@@ -5,6 +5,7 @@ from a shared host and every row says so; what is tested is what the cluster
 machinery promises: the case keys, nothing lost, nothing duplicated.
 """
 
+import itertools
 import os
 import signal
 from pathlib import Path
@@ -39,8 +40,12 @@ def _keys(rows) -> list:
     return sorted(row_key(r) for r in rows)
 
 
+_PORTS = itertools.count(1000)
+
+
 def _worker(host, name, resources=None, address=None):
-    return address or f"tcp://{host}:{1000 + hash(name) % 1000}", {
+    # A fresh port each time: ports from hash(name) % 1000 collided once in CI, and two workers became one.
+    return address or f"tcp://{host}:{next(_PORTS)}", {
         "host": host,
         "name": name,
         "resources": {RESOURCE: 1} if resources is None else resources,
