@@ -11,6 +11,9 @@ same measurements, with the columns of :data:`ADDED_IN_2` only where a row
 happened to have them (they read as missing elsewhere); it loads with a note.
 Version 3 added the ``machine`` column; an older table gets it from its
 ``metadata.json`` when loaded (version 2 loads without a note: nothing is missing).
+Version 4 added passes (``timing.passes``): journal rows carry their ``pass``,
+and the table pools a row's passes into one, with ``passes`` and
+``pass_medians_s``; an older table was measured in one pass and loads as such.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 from kernels import Problem
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Artefacts of a results directory.
 JOURNAL = "journal.jsonl"
@@ -102,8 +105,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("q3_s", "s", "third quartile of the per-call times"),
     Column("mean_s", "s", "mean per-call time"),
     Column("std_s", "s", "standard deviation of the per-call times"),
-    Column("samples_s", "s", "the per-call time of each sample"),
-    Column("ci_low_s", "s", "lower end of the median's distribution-free 95 % confidence interval"),
+    Column("samples_s", "s", "the per-call time of each sample, all passes' samples in pass order"),
+    Column("passes", "", "visits of the sweep to this case (`timing.passes`), spread over the run"),
+    Column("pass_medians_s", "s", "each pass's median per-call time; `compare` tests these when both runs have 2+"),
+    Column(
+        "ci_low_s",
+        "s",
+        "lower end of the median's distribution-free 95 % confidence interval (of the pass medians, with 2+ passes)",
+    ),
     Column("ci_high_s", "s", "upper end of that interval; sampling goes on until it is within `timing.ci_target`"),
     Column("other_cpu_frac", "", "share of all cores that other processes used while the case was sampled"),
     Column("steal_frac", "", "share of all cores the hypervisor stole while the case was sampled"),
@@ -151,6 +160,9 @@ ADDED_IN_2 = (
     "steal_frac",
 )
 ADDED_IN_3 = ("machine",)
+ADDED_IN_4 = ("passes", "pass_medians_s")
+# A journal row's pass (0 for the first visit of its case); the table pools a row's passes.
+PASS = "pass"
 
 
 def case_identity(problem: Problem, dist: str, seed: int) -> dict:
@@ -178,8 +190,11 @@ def case_key(identity: dict) -> tuple:
 
 
 def row_key(row: dict) -> tuple:
-    """The key of a row: ``(case key, backend)``. A resumed sweep skips the rows whose key it has."""
-    return case_key(row), row["backend"]
+    """The key of a journal row: ``(case key, backend, pass)``. A resumed sweep skips the rows whose key it has.
+
+    A row from before passes (schema 3 and older) is pass 0.
+    """
+    return case_key(row), row["backend"], int(row.get(PASS, 0))
 
 
 def markdown_table() -> str:

@@ -4,10 +4,17 @@ For machines, versions, or a new backend against an old one. Cases are matched
 on their identity (backend and the case columns of :mod:`harness.schema`,
 input seed included); with a
 backend pair, backend A of the first run is matched against backend B of the
-second (which may be the same run). Significance is a two-sided Mann-Whitney U
-test on the raw per-call samples each row stores (``samples_s``): exact when
-the samples have no ties and are few, the normal approximation with tie
-correction otherwise. A run compares many cases at once, so the verdicts use
+second (which may be the same run).
+
+Significance: when both runs measured the case in two or more passes
+(``timing.passes``), a two-sided Welch t-test on the logarithms of the pass
+medians (``pass_medians_s``). The samples of one pass share the machine's
+state at that moment, so they are not independent draws; the passes are, as
+far as a run can make them, and a drift of the machine over minutes shows in
+their spread. Otherwise, a two-sided Mann-Whitney U test on the raw per-call
+samples each row stores (``samples_s``): exact when the samples have no ties
+and are few, the normal approximation with tie correction otherwise; it
+assumes the machine held still between the runs. A run compares many cases at once, so the verdicts use
 Benjamini-Hochberg q-values (the false discovery rate), not raw p-values:
 among the cases called faster or slower, at most ``alpha`` are expected false.
 """
@@ -73,6 +80,56 @@ def mann_whitney(a, b) -> tuple[float, float]:
         return u, 1.0
     z = (abs(u - mean) - 0.5) / math.sqrt(var)
     return u, float(min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2))))
+
+
+def welch_t_test(a, b) -> tuple[float, float]:
+    """Two-sided Welch t-test of two samples (unequal variances).
+
+    Returns
+    -------
+    (t, p) : tuple of float
+        ``t`` is positive when ``a``'s mean is the larger; ``p`` the two-sided
+        p-value (NaN with fewer than two values on a side).
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    m, n = len(a), len(b)
+    if m < 2 or n < 2:
+        return float("nan"), float("nan")
+    va, vb = a.var(ddof=1) / m, b.var(ddof=1) / n
+    diff = float(a.mean() - b.mean())
+    if va + vb == 0:
+        return (math.copysign(math.inf, diff), 0.0) if diff else (0.0, 1.0)
+    t = diff / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (m - 1) + vb**2 / (n - 1))
+    return float(t), _incomplete_beta(df / 2, 0.5, df / (df + t * t))
+
+
+def _incomplete_beta(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function I_x(a, b), by its continued fraction (modified Lentz)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1) / (a + b + 2):  # the fraction converges fast below this point; use the symmetry above it
+        return 1.0 - _incomplete_beta(b, a, 1.0 - x)
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    f = d
+    for k in range(1, 300):
+        for numerator in (
+            k * (b - k) * x / ((a + 2 * k - 1) * (a + 2 * k)),
+            -(a + k) * (a + b + k) * x / ((a + 2 * k) * (a + 2 * k + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            f *= c * d
+        if abs(c * d - 1.0) < 1e-14:
+            break
+    return math.exp(log_front) * f / a
 
 
 def _u_distribution(m: int, n: int) -> np.ndarray:
@@ -183,12 +240,14 @@ def _per_case(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     records = []
     for key, part in ok.groupby(keys, sort=True):
         samples = np.concatenate([_samples(s) for s in part["samples_s"]]) if "samples_s" in part else np.array([])
+        medians = np.concatenate([_samples(s) for s in part["pass_medians_s"]]) if "pass_medians_s" in part else []
         records.append(
             dict(
                 zip(keys, key if isinstance(key, tuple) else (key,)),
                 backend=part["backend"].iloc[0],
                 median_s=float(np.median(samples)) if samples.size else float(part["median_s"].median()),
                 samples=samples,
+                pass_medians=np.asarray(medians, dtype=float),
                 quiet=not _not_quiet(part),
             )
         )
@@ -222,7 +281,9 @@ def compare(
     -------
     Comparison
         ``cases`` has per matched case ``median_a``, ``median_b``, ``speedup``
-        (``median_a / median_b``: above 1 means B is faster), ``p_value``,
+        (``median_a / median_b``: above 1 means B is faster), ``test``
+        (``passes``: Welch on the pass medians; ``samples``: Mann-Whitney on
+        the samples; empty when untested), ``p_value``,
         ``q_value`` (Benjamini-Hochberg over the matched cases) and ``verdict``
         ("faster", "slower": B against A, q-value at most ``alpha``; "same";
         "no samples"; or "not quiet": a side was sampled while other processes
@@ -238,7 +299,8 @@ def compare(
     a, b = _per_case(frame_a, keys), _per_case(frame_b, keys)
     if a.empty or b.empty:
         cases = pd.DataFrame(
-            columns=keys + ["backend_a", "backend_b", "median_a", "median_b", "speedup", "p_value", "q_value"]
+            columns=keys
+            + ["backend_a", "backend_b", "median_a", "median_b", "speedup", "test", "p_value", "q_value"]
         )
         return Comparison(cases.assign(verdict=[]), len(a), len(b), *labels)
     merged = a.merge(b, on=keys, how="outer", suffixes=("_a", "_b"), indicator=True)
@@ -246,10 +308,21 @@ def compare(
     if "backend_a" not in both:
         both["backend_a"] = both["backend_b"] = both["backend"]
     quiet = (both["quiet_a"] & both["quiet_b"]).to_numpy(bool)
+    tests = [
+        ("" if not calm else "passes" if len(pa) >= 2 and len(pb) >= 2 else "samples" if len(sa) >= 2 and len(sb) >= 2
+         else "")
+        for sa, sb, pa, pb, calm in zip(
+            both["samples_a"], both["samples_b"], both["pass_medians_a"], both["pass_medians_b"], quiet
+        )
+    ]  # fmt: skip
     p_values = [
-        mann_whitney(sa, sb)[1] if len(sa) >= 2 and len(sb) >= 2 and calm else float("nan")
-        for sa, sb, calm in zip(both["samples_a"], both["samples_b"], quiet)
-    ]
+        welch_t_test(np.log(pa), np.log(pb))[1] if test == "passes"
+        else mann_whitney(sa, sb)[1] if test == "samples"
+        else float("nan")
+        for sa, sb, pa, pb, test in zip(
+            both["samples_a"], both["samples_b"], both["pass_medians_a"], both["pass_medians_b"], tests
+        )
+    ]  # fmt: skip
     q_values = fdr_q_values(p_values)
     verdicts = [
         "not quiet" if not calm
@@ -261,11 +334,12 @@ def compare(
     ]  # fmt: skip
     both = both.rename(columns={"median_s_a": "median_a", "median_s_b": "median_b"})
     both["speedup"] = both["median_a"] / both["median_b"]
+    both["test"] = tests
     both["p_value"] = p_values
     both["q_value"] = q_values
     both["verdict"] = verdicts
     columns = [k for k in keys if k != "backend"] + ["backend_a", "backend_b", "median_a", "median_b", "speedup"]
-    cases = both[columns + ["p_value", "q_value", "verdict"]].reset_index(drop=True)
+    cases = both[columns + ["test", "p_value", "q_value", "verdict"]].reset_index(drop=True)
     only_a = int((merged["_merge"] == "left_only").sum())
     only_b = int((merged["_merge"] == "right_only").sum())
     return Comparison(cases, only_a, only_b, *labels)

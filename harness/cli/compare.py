@@ -92,9 +92,12 @@ def main(args) -> int:
     return 0
 
 
+TEST_NAMES = {"passes": "Welch's t on the pass medians", "samples": "Mann-Whitney U on the samples"}
+
+
 def _print_table(args, result) -> None:
     table = Table(title=f"speedup = time in A / time in B   (A: {args.dir_a}, B: {args.dir_b})", title_justify="left")
-    for column in ("backend", "case", "A", "B", "speedup", "p", "q", "B is"):
+    for column in ("backend", "case", "A", "B", "speedup", "test", "p", "q", "B is"):
         table.add_column(column)
     for r in result.cases.to_dict("records"):
         backend = r["backend_a"] if r["backend_a"] == r["backend_b"] else f"{r['backend_a']} -> {r['backend_b']}"
@@ -105,6 +108,7 @@ def _print_table(args, result) -> None:
             seconds(r["median_a"]),
             seconds(r["median_b"]),
             f"{r['speedup']:.3f}",
+            r["test"] or "-",
             "-" if r["p_value"] != r["p_value"] else f"{r['p_value']:.3g}",
             "-" if r["q_value"] != r["q_value"] else f"{r['q_value']:.3g}",
             f"[{colour}]{r['verdict']}[/]",
@@ -113,8 +117,10 @@ def _print_table(args, result) -> None:
     s = result.summary()
     verdicts = ("faster", "slower", "same", "not quiet", "no samples")
     counts = ", ".join(f"{s.get(v, 0)} {v}" for v in verdicts if s.get(v))
+    used = result.cases["test"].value_counts().to_dict() if len(result.cases) else {}
+    how = " and ".join(f"{TEST_NAMES[t]} on {n}" for t, n in used.items() if t in TEST_NAMES) or "no test"
     console.print(
-        f"{s['cases']} matched cases ({counts}; Mann-Whitney U, false discovery rate {args.alpha:g}); "
+        f"{s['cases']} matched cases ({counts}; {how}, false discovery rate {args.alpha:g}); "
         f"{s['only_a']} only in A, {s['only_b']} only in B"
     )
     if "geomean_speedup" in s:

@@ -16,6 +16,8 @@ import numpy as np
 # pyperf's thresholds for a timing worth a warning.
 UNSTABLE_STD_FRACTION = 0.10
 SHORT_SAMPLE_SECONDS = 1e-3
+# How each warning of :func:`summarize` starts: pooling passes recomputes these and keeps the others.
+TIMING_WARNINGS = ("unstable:", "samples shorter", "median known")
 
 
 def _host_timer(prepared, loops: int) -> float:
@@ -167,6 +169,11 @@ def sample_until_stable(
     return out
 
 
+def interval_warning(low: float, high: float, median: float, ci_target: float, after: str) -> str:
+    """The warning for a median whose interval ``[low, high]`` is wider than +-``ci_target``."""
+    return f"median known to +-{100 * (high - low) / (2 * median):.1f}% after {after} (target {100 * ci_target:g}%)"
+
+
 def summarize(samples: list[float], loops: int, ci_target: float = 0.0) -> dict[str, float]:
     """min, median and its 95 % interval, q1, q3, mean, std, n of per-call times, and a warning when unstable.
 
@@ -183,10 +190,7 @@ def summarize(samples: list[float], loops: int, ci_target: float = 0.0) -> dict[
         warnings.append("samples shorter than 1 ms")
     low, high = median_interval(a)
     if ci_target and median > 0 and (high - low) / (2 * median) > ci_target:
-        warnings.append(
-            f"median known to +-{100 * (high - low) / (2 * median):.1f}% after {a.size} samples "
-            f"(target {100 * ci_target:g}%)"
-        )
+        warnings.append(interval_warning(low, high, median, ci_target, f"{a.size} samples"))
     return {
         "ci_low_s": low,
         "ci_high_s": high,

@@ -25,6 +25,10 @@ class Timing:
     After the ``samples`` rounds, a backend whose median's 95 % interval is
     wider than +-``ci_target`` gets more rounds, up to ``max_samples`` samples
     (the stopping rule; ``ci_target = 0`` turns it off).
+    ``passes`` spreads each case's samples over the run: the sweep visits every
+    case ``passes`` times, one pass after the other, each visit timed as above,
+    so drift of the machine over minutes shows in a case's spread instead of
+    passing for a difference between runs (pyperf's worker processes).
     """
 
     samples: int = 5
@@ -35,6 +39,7 @@ class Timing:
     cache: str = "warm"
     ci_target: float = 0.02
     max_samples: int = 30
+    passes: int = 1
 
 
 @dataclass(frozen=True)

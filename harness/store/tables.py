@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..errors import UsageError
 from ..machine.fingerprint import metadata_machine
+from ..measure.passes import pool_passes
 from ..schema import COLUMN_NAMES, JOURNAL, METADATA, SCHEMA_VERSION, TABLE, check_version
 from .journal import read_journal
 
@@ -19,6 +20,11 @@ from .journal import read_journal
 def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
     """A DataFrame with the standard columns first, in their standard order."""
     return standard_order(pd.DataFrame(rows))
+
+
+def journal_table(rows: list[dict], ci_target: float = 0.0) -> pd.DataFrame:
+    """The table of a journal's rows: each row's passes pooled (:func:`harness.measure.passes.pool_passes`)."""
+    return rows_to_frame(pool_passes(rows, ci_target))
 
 
 def standard_order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -76,14 +82,17 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
             raise UsageError(str(exc)) from None
         if note:
             warnings.warn(note, stacklevel=2)
-        return _with_machine(standard_order(pd.read_parquet(out_dir / TABLE)), meta)
+        return _older_filled(standard_order(pd.read_parquet(out_dir / TABLE)), meta)
     rows = read_journal(out_dir / JOURNAL)
     if not rows:
         raise UsageError(f"{str(out_dir)!r} holds no results (no {TABLE} and no {JOURNAL} rows)")
-    return _with_machine(rows_to_frame(rows), read_metadata(out_dir))
+    meta = read_metadata(out_dir)
+    return _older_filled(journal_table(rows, (meta.get("timing") or {}).get("ci_target", 0.0)), meta)
 
 
-def _with_machine(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
+def _older_filled(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """``frame`` with what an older table lacks: one pass (schema 3 and older), the metadata's machine (2 and older)."""
+    frame["passes"] = pd.to_numeric(frame["passes"]).fillna(1).astype(int)
     missing = frame["machine"].isna()
     if missing.any() and meta:
         frame["machine"] = frame["machine"].astype(object)

@@ -50,7 +50,16 @@ from ..store.archive import prepare_out_dir
 from ..store.journal import Journal, read_journal
 from ..store.lock import DirectoryLock
 from . import remote
-from .common import StopOnInterrupt, SweepResult, failed_row, order_cheapest_first, write_run
+from .common import (
+    StopOnInterrupt,
+    SweepResult,
+    failed_row,
+    missing_backends,
+    order_cheapest_first,
+    tag_pass,
+    visits,
+    write_run,
+)
 
 RESOURCE = "convbench"
 _POLL_SECONDS = 0.25
@@ -105,9 +114,7 @@ def find_slots(workers: dict, one_case_per: str) -> list[Slot]:
             f"per host with: dask worker SCHEDULER --nthreads 1 --resources {RESOURCE}=1"
         )
     if one_case_per == "worker":
-        return sorted(
-            Slot(f"{w['host']}-worker-{w['name']}", w["host"], w["name"], (a,)) for a, w in offering.items()
-        )
+        return sorted(Slot(f"{w['host']}-worker-{w['name']}", w["host"], w["name"], (a,)) for a, w in offering.items())
     by_host = collections.defaultdict(list)
     for address, worker in offering.items():
         by_host[worker["host"]].append(address)
@@ -226,6 +233,7 @@ class _Job:
     names: list[str]
     dest: _Destination
     slot: Slot | None = None  # fleet: the host it must run on
+    pass_: int = 0  # which visit of the case (``timing.passes``)
     alone: str = ""  # why this backend runs alone (the whole case crashed or hung)
     siblings: list | None = None  # [backends of the split case still to report], shared by its lone jobs
     submitted: float = 0.0
@@ -267,10 +275,10 @@ def run_on_cluster(config: SweepConfig, out_dir: Path, settings: ClusterSettings
         cases = order_cheapest_first(config.cases, methods)
         queues = {dest.slot: collections.deque() for dest in dests}
         for dest in dests:
-            for case in cases:
-                names = [n for n in config.backends if (case.key, n) not in dest.done]
+            for case, pass_ in visits(cases, config.timing.passes):
+                names = missing_backends(config, case, pass_, dest.done)
                 if names:
-                    queues[dest.slot].append(_Job(case, names, dest, dest.slot))
+                    queues[dest.slot].append(_Job(case, names, dest, dest.slot, pass_=pass_))
                     dest.cases += 1
         runner = _ClusterRunner(client, distributed, config, settings, slots, run_id, progress)
         interrupted = runner.run(queues, sum(d.cases for d in dests))
@@ -286,7 +294,7 @@ def run_on_cluster(config: SweepConfig, out_dir: Path, settings: ClusterSettings
             frame = write_run(
                 dest.out_dir, meta, peaks[first].get("matmul_gflops", {}), peaks[first].get("gpu_peaks", {})
             )
-            skipped = len(cases) - dest.cases
+            skipped = len(cases) * config.timing.passes - dest.cases
             results.append(SweepResult(dest.out_dir, frame, dest.archived, interrupted, dest.cases, skipped))
     if settings.mode == "spread":
         return results[0]
@@ -404,7 +412,7 @@ class _ClusterRunner:
 
     def _record(self, job: _Job, rows: list[dict]) -> None:
         self.predictor.learn_rows(job.case, rows)
-        job.dest.journal.append(rows)
+        job.dest.journal.append(tag_pass(rows, job.pass_))
         if job.siblings is not None:
             job.siblings[0] -= 1
             if job.siblings[0]:

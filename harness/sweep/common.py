@@ -15,9 +15,9 @@ from ..analyse.derived import add_rates
 from ..measure.budget import work_units
 from ..measure.case import new_row
 from ..plan.cases import Case
-from ..schema import JOURNAL
+from ..schema import JOURNAL, PASS
 from ..store.journal import read_journal
-from ..store.tables import rows_to_frame, write_metadata, write_table
+from ..store.tables import journal_table, write_metadata, write_table
 
 
 @dataclass
@@ -26,6 +26,7 @@ class SweepResult:
 
     A ``fleet`` sweep writes one results directory per host under ``out_dir``:
     they are ``parts``, and ``frame`` is None (each part has its own table).
+    ``cases_run`` and ``cases_skipped_as_done`` count visits: a case once per pass.
     """
 
     out_dir: Path
@@ -77,6 +78,27 @@ def order_cheapest_first(cases, methods) -> list[Case]:
     return sorted(cases, key=lambda c: sum(work_units(m, c) for m in methods))
 
 
+def visits(cases: list[Case], passes: int) -> list[tuple[Case, int]]:
+    """``(case, pass)`` in the order a sweep runs them: every case once per pass, one pass after the other.
+
+    Passes follow each other rather than repeating a case in place, so each
+    case's passes are as far apart in time as the run allows.
+    """
+    return [(case, pass_) for pass_ in range(passes) for case in cases]
+
+
+def missing_backends(config, case: Case, pass_: int, done: set) -> list[str]:
+    """The backends of ``config`` still to measure in this pass of ``case``; ``done`` holds journal row keys."""
+    return [n for n in config.backends if (case.key, n, pass_) not in done]
+
+
+def tag_pass(rows: list[dict], pass_: int) -> list[dict]:
+    """``rows`` with their ``pass`` recorded, for the journal."""
+    for row in rows:
+        row[PASS] = pass_
+    return rows
+
+
 def failed_row(case: Case, name: str, status: str, reason: str, run_id: str) -> dict:
     """The row of a backend whose worker died or hung before it could report."""
     row = new_row(case, get_backend(name), run_id)
@@ -87,6 +109,7 @@ def failed_row(case: Case, name: str, status: str, reason: str, run_id: str) -> 
 def write_run(out_dir: Path, meta: dict, matmul_peaks: dict, gpu_peaks: dict) -> pd.DataFrame:
     """Write the metadata, then the table from the journal with its rate columns; returns the table."""
     write_metadata(out_dir, meta)
-    frame = add_rates(rows_to_frame(read_journal(out_dir / JOURNAL)), matmul_peaks, gpu_peaks)
+    ci_target = (meta.get("timing") or {}).get("ci_target", 0.0)
+    frame = add_rates(journal_table(read_journal(out_dir / JOURNAL), ci_target), matmul_peaks, gpu_peaks)
     write_table(out_dir, frame)
     return frame

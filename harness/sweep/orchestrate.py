@@ -31,7 +31,17 @@ from ..store.journal import Journal, read_journal
 from ..store.lock import DirectoryLock
 from .backends import backend_metadata, configure_backends
 from .cluster import run_on_cluster
-from .common import Progress, StopOnInterrupt, SweepResult, failed_row, order_cheapest_first, write_run
+from .common import (
+    Progress,
+    StopOnInterrupt,
+    SweepResult,
+    failed_row,
+    missing_backends,
+    order_cheapest_first,
+    tag_pass,
+    visits,
+    write_run,
+)
 from .threads import apply_thread_settings
 from .worker import IsolatedRunner
 
@@ -81,7 +91,7 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
     done = {row_key(r) for r in read_journal(journal_path)} if resume else set()
     methods = sorted({get_backend(n).method for n in config.backends})
     cases = order_cheapest_first(config.cases, methods)
-    todo = [c for c in cases if not all((c.key, n) in done for n in config.backends)]
+    todo = [(c, p) for c, p in visits(cases, config.timing.passes) if missing_backends(config, c, p, done)]
     run_id = time.strftime("%Y%m%dT%H%M%S")
     started = time.time()
     predictor = RatePredictor()
@@ -97,12 +107,12 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
     try:
         with Journal(journal_path) as journal, stop:
             try:
-                for case in todo:
+                for case, pass_ in todo:
                     if stop.requested:
                         interrupted = True
                         break
                     progress.case_started(case)
-                    names = [n for n in config.backends if (case.key, n) not in done]
+                    names = missing_backends(config, case, pass_, done)
                     if worker is None:
                         rows = run_case(case, names, config.timing, predictor, run_id)
                     else:
@@ -115,7 +125,7 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
                             lambda name, status, reason, c=case: failed_row(c, name, status, reason, run_id),
                         )
                     predictor.learn_rows(case, rows)
-                    journal.append(rows)
+                    journal.append(tag_pass(rows, pass_))
                     progress.case_finished(case, rows)
             except KeyboardInterrupt:
                 interrupted = abandoned = True
@@ -150,6 +160,5 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
     machine, print_ = this_machine()
     meta["machines"] = {machine: {"fingerprint": print_, "hosts": [meta["machine"]["hostname"]]}}
     frame = write_run(out_dir, meta, peaks, gpu_peaks)
-    return SweepResult(out_dir, frame, archived, interrupted, len(todo), len(cases) - len(todo))
-
-
+    visits_done = len(cases) * config.timing.passes - len(todo)
+    return SweepResult(out_dir, frame, archived, interrupted, len(todo), visits_done)

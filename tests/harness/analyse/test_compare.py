@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -159,3 +160,52 @@ def test_cases_sampled_on_a_busy_machine_are_not_tested():
     b["other_cpu_frac"] = [0.5, 0.0, 0.5, 0.0]  # other processes held half the cores during two cases
     verdicts = compare(a, b).cases["verdict"].tolist()
     assert verdicts.count("not quiet") == 2 and verdicts.count("slower") == 2
+
+
+def test_welch_t_test_matches_scipy():
+    from scipy.stats import ttest_ind
+
+    from harness.analyse.compare import welch_t_test
+
+    rng = np.random.default_rng(3)
+    for m, n in [(2, 2), (3, 3), (4, 6), (8, 5), (30, 30)]:
+        a, b = rng.normal(0, 1, m), rng.normal(0.7, 2, n)
+        ref = ttest_ind(a, b, equal_var=False)
+        assert welch_t_test(a, b) == pytest.approx((ref.statistic, ref.pvalue), rel=1e-9)
+    assert welch_t_test([1.0, 1.0], [2.0, 2.0]) == (-np.inf, 0.0)
+    assert np.isnan(welch_t_test([1.0], [1.0, 2.0])[1])
+
+
+def _drifting_run(seed, factor=1.0, passes=4):
+    """A run whose passes drift (8 % between passes) while each pass's samples are tight (0.5 %)."""
+    from harness.measure.passes import pool_passes
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for pass_ in range(passes):
+        for row in synthetic_run([64, 128, 256, 512], [3, 7, 15]).to_dict("records"):
+            level = factor * np.exp(0.08 * rng.standard_normal())
+            samples = row["median_s"] * level * np.exp(0.005 * rng.standard_normal(7))
+            rows.append({**row, "pass": pass_, "samples_s": samples.tolist(), "loops": 1})
+    return pd.DataFrame(pool_passes(rows))
+
+
+def test_drift_between_passes_is_not_called_a_difference_but_a_regression_is():
+    a, b = _drifting_run(0), _drifting_run(1)
+    result = compare(a, b)
+    assert set(result.cases["test"]) == {"passes"}
+    assert (result.cases["verdict"] == "same").all()
+    # The bug this fixes: one pass per run, tested sample by sample, reads the drift as a change nearly
+    # everywhere; pooling passes without testing at the pass level still calls a third of the cases.
+    one_pass = compare(_drifting_run(0, passes=1), _drifting_run(1, passes=1))
+    assert (one_pass.cases["verdict"] != "same").mean() > 0.8
+    pooled_only = compare(a.drop(columns="pass_medians_s"), b.drop(columns="pass_medians_s"))
+    assert set(pooled_only.cases["test"]) == {"samples"}
+    assert (pooled_only.cases["verdict"] != "same").mean() > 0.2
+    slower = compare(a, _drifting_run(1, factor=1.5))
+    assert (slower.cases["verdict"] == "slower").all()
+
+
+def test_a_run_in_one_pass_against_one_in_passes_falls_back_to_the_samples():
+    a, b = _drifting_run(0, passes=1), _drifting_run(1)
+    assert set(compare(a, b).cases["test"]) == {"samples"}

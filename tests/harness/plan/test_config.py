@@ -124,3 +124,12 @@ def test_stopping_rule_settings_are_validated():
     assert (timing.ci_target, timing.max_samples) == (0.01, 40)
     with pytest.raises(UsageError, match=r"timing.max_samples must be an integer >= 10"):
         parse_config(dict(BASE, timing={"samples": 10, "max_samples": 7}))
+
+
+def test_passes_must_be_a_positive_integer():
+    raw = {"sweep": {"backends": ["numba-cpu"], "image_size": [16], "kernel_size": [3]}}
+    assert parse_config(raw).timing.passes == 1
+    assert parse_config({**raw, "timing": {"passes": 3}}).timing.passes == 3
+    for bad in (0, 1.5, "3"):
+        with pytest.raises(UsageError, match=r"timing.passes must be an integer >= 1"):
+            parse_config({**raw, "timing": {"passes": bad}})

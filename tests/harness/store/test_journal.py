@@ -3,10 +3,12 @@ import json
 import pytest
 
 from harness.errors import UsageError
+from harness.plan.cases import Case
 from harness.schema import COLUMN_NAMES as COLUMNS
 from harness.store.archive import prepare_out_dir
 from harness.store.journal import Journal, read_journal
 from harness.store.tables import load_results, rows_to_frame, write_table
+from kernels import Problem
 
 
 def test_journal_round_trip_and_truncated_last_line(tmp_path):
@@ -37,8 +39,10 @@ def test_table_has_standard_columns_and_loads_back(tmp_path):
 def test_load_results_falls_back_to_journal_and_errors_when_empty(tmp_path):
     with pytest.raises(UsageError, match="holds no results"):
         load_results(tmp_path)
-    (tmp_path / "journal.jsonl").write_text(json.dumps({"backend": "x", "status": "ok"}) + "\n")
-    assert load_results(tmp_path).loc[0, "backend"] == "x"
+    identity = Case(Problem("corr", "same", (8, 8), (3, 3), "float32", 1)).identity()
+    (tmp_path / "journal.jsonl").write_text(json.dumps({"backend": "x", **identity, "status": "ok"}) + "\n")
+    frame = load_results(tmp_path)
+    assert frame.loc[0, "backend"] == "x" and frame.loc[0, "passes"] == 1
 
 
 def test_earlier_run_is_archived_not_overwritten(tmp_path):
