@@ -63,6 +63,12 @@ def main(args) -> int:
     )
     if result.cases.empty:
         raise UsageError(f"no case matches between {args.dir_a!r} and {args.dir_b!r}")
+    by_samples = int((result.cases["test"] == "samples").sum())
+    if by_samples:
+        warnings.append(
+            f"{by_samples} case(s) tested sample by sample: a run side measured them in one pass, so the test "
+            "assumes the machine held still between the runs; measure with timing.passes >= 2 (see README)"
+        )
     slower = regressions(result.cases, args.fail_slower) if args.fail_slower is not None else result.cases[:0]
     if args.csv:
         result.cases.to_csv(args.csv, index=False)

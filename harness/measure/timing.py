@@ -154,10 +154,14 @@ def sample_until_stable(
 ) -> dict[str, list[float]]:
     """``timing.samples`` interleaved rounds, then more rounds for the cases whose median is not yet known
     to ``timing.ci_target``, until it is, ``timing.max_samples`` are taken or ``budget_seconds`` have passed.
+
+    With ``timing.passes`` above 1 a visit takes its ``samples`` rounds only: what the median is known to
+    is then a matter of the spread between passes, which more rounds within one cannot narrow.
     """
     start = time.perf_counter()
     out = interleaved_samples(prepared, loops, timing.samples, devices, timing.cache, after)
-    while timing.ci_target:  # 0 turns the rule off (not "known to +-0 %", which no real timing reaches)
+    # ci_target 0 turns the rule off (not "known to +-0 %", which no real timing reaches).
+    while timing.ci_target and timing.passes == 1:
         open_cases = {
             name: p
             for name, p in prepared.items()

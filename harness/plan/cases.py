@@ -28,7 +28,10 @@ class Timing:
     ``passes`` spreads each case's samples over the run: the sweep visits every
     case ``passes`` times, one pass after the other, each visit timed as above,
     so drift of the machine over minutes shows in a case's spread instead of
-    passing for a difference between runs (pyperf's worker processes).
+    passing for a difference between runs (pyperf's worker processes). With
+    passes, each visit takes ``samples`` rounds and ``ci_target`` applies to
+    the interval of the pass medians: a row whose passes disagree by more is
+    warned about.
     """
 
     samples: int = 5

@@ -87,6 +87,8 @@ def test_cli_compare(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--csv", str(csv)]) == 0
     out = " ".join(capsys.readouterr().out.split())  # undo rich's wrapping
     assert "4 matched cases (4 faster" in out and "geometric-mean speedup of B over A: 2.9" in out
+    assert "Mann-Whitney U on the samples on 4" in out
+    assert "4 case(s) tested sample by sample" in out and "timing.passes >= 2" in out
     assert csv.read_text().count("\n") == 5
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--backends", "numba-cpu", "opencv"]) == 2
     assert "has no rows of backend 'opencv'" in capsys.readouterr().err
