@@ -42,37 +42,67 @@ def cases_at(template: Case, sizes: list[tuple[int, int]]) -> tuple[Case, ...]:
     )
 
 
-def main(args) -> int:
-    if args.rounds < 0 or args.points < 1:
-        raise UsageError(f"--rounds must be >= 0 and --points >= 1 (got {args.rounds} and {args.points})")
-    out = Path(args.out or DEFAULT_RESULTS / f"calibrate-adaptive-{args.op}-{args.mode}-{args.dtype}")
-    base = calibration_config(args.op, args.mode, args.dtype)
+def coarse_grid(config_sizes, coarse) -> tuple[int, ...]:
+    """``coarse`` clipped to the range of ``config_sizes`` (calibrate.toml's), with that range's ends added."""
+    low, high = min(config_sizes), max(config_sizes)
+    return tuple(sorted({low, high, *(c for c in coarse if low <= c <= high)}))
+
+
+def calibrate_adaptively(op: str, mode: str, dtype: str, out: Path, rounds: int = 3, points: int = 8, progress=None):
+    """Measure a coarse grid, then up to ``rounds`` rounds of ``points`` sizes where the choice is close, into ``out``.
+
+    Backends, threads, timing and the range of sizes come from ``configs/calibrate.toml``
+    (:func:`harness.analyse.chooser.calibration_config`); the coarse grid is
+    :data:`~harness.analyse.adaptive.COARSE_IMAGES` x ``COARSE_KERNELS`` within
+    that range, and its ends. ``progress(text)`` hears about each round.
+    Returns the seconds it took.
+
+    Raises
+    ------
+    UsageError
+        If calibrate.toml has several thread counts, or the run is interrupted.
+    """
+    note = progress or console.print
+    base = calibration_config(op, mode, dtype)
     if len({c.problem.threads for c in base.cases}) != 1:
         raise UsageError("an adaptive calibration needs one thread count in configs/calibrate.toml")
-    coarse = [(i, k) for i in COARSE_IMAGES for k in COARSE_KERNELS if k <= i]
+    images = coarse_grid([c.problem.image_shape[0] for c in base.cases], COARSE_IMAGES)
+    kernels = coarse_grid([c.problem.kernel_shape[0] for c in base.cases], COARSE_KERNELS)
+    coarse = [(i, k) for i in images for k in kernels if k <= i]
     template = base.cases[0]
     config = dataclasses.replace(base, name=out.name, cases=cases_at(template, coarse))
     history = {"coarse": [list(s) for s in coarse], "rounds": []}
     started = time.monotonic()
-    for round_ in range(args.rounds + 1):
+    for round_ in range(rounds + 1):
         if round_:
-            sizes = unsure_sizes(load_results(out), op=args.op, mode=args.mode, dtype=args.dtype, limit=args.points)
+            sizes = unsure_sizes(load_results(out), op=op, mode=mode, dtype=dtype, limit=points)
             if not sizes:
-                console.print(f"round {round_}: no size left where the choice is close; done")
+                note(f"round {round_}: no size left where the choice is close; done")
                 break
             history["rounds"].append([list(s) for s in sizes])
             config = dataclasses.replace(config, cases=config.cases + cases_at(template, sizes))
-            console.print(f"round {round_}: {len(sizes)} sizes where the choice is close: "
-                          + ", ".join(f"{i}*{k}" for i, k in sizes))
+            note(f"round {round_}: {len(sizes)} sizes where the choice is close: "
+                 + ", ".join(f"{i}*{k}" for i, k in sizes))
         config = dataclasses.replace(config, source={**config.source, "adaptive": history})
         with progress_bar(transient=True) as bar:
             result = run_sweep(config, out, resume=round_ > 0, progress=RichProgress(bar))
         if result.interrupted:
-            raise UsageError(f"calibration interrupted; run the same command again to start over ({out})")
+            raise UsageError(
+                f"calibration interrupted; start it over with: convbench calibrate --op {op} --mode {mode} "
+                f"--dtype {dtype} --out {out}"
+            )
+    return time.monotonic() - started
+
+
+def main(args) -> int:
+    if args.rounds < 0 or args.points < 1:
+        raise UsageError(f"--rounds must be >= 0 and --points >= 1 (got {args.rounds} and {args.points})")
+    out = Path(args.out or DEFAULT_RESULTS / f"calibrate-adaptive-{args.op}-{args.mode}-{args.dtype}")
+    seconds = calibrate_adaptively(args.op, args.mode, args.dtype, out, args.rounds, args.points)
     frame = load_results(out)
     plot_all(frame, out)
     console.print(
         f"calibrated {frame[['image_h', 'kernel_h']].drop_duplicates().shape[0]} sizes in "
-        f"{time.monotonic() - started:.0f} s into {out}; use it with: convbench choose --results {out}"
+        f"{seconds:.0f} s into {out}; use it with: convbench choose --results {out}"
     )
     return 0

@@ -11,7 +11,6 @@ from kernels import DTYPES, MODES, OPS, Problem
 
 from ..analyse.chooser import (
     MEASURE_WITHIN,
-    calibration_config,
     choose,
     machine_rows,
     outside_calibration,
@@ -26,17 +25,15 @@ from ..plan.cases import Case, Timing
 from ..present.plots import plot_regret
 from ..schema import TABLE
 from ..store.tables import load_results, read_metadata
-from ..sweep.orchestrate import run_sweep
 from ._console import (
     DEFAULT_RESULTS,
-    RichProgress,
     add_json_flag,
     console,
     parse_shape,
     print_json,
-    progress_bar,
     seconds,
 )
+from .calibrate import calibrate_adaptively
 
 
 def add_parser(sub) -> None:
@@ -76,7 +73,7 @@ def add_parser(sub) -> None:
 
 
 def _calibration_dir(op: str, mode: str, dtype: str) -> Path:
-    """An existing calibration run that covers the query, or a new one (run now)."""
+    """An existing calibration run that covers the query, or a new adaptive one (run now)."""
     own = DEFAULT_RESULTS / f"calibrate-{op}-{mode}-{dtype}"
     adaptive = DEFAULT_RESULTS / f"calibrate-adaptive-{op}-{mode}-{dtype}"  # convbench calibrate's
     for candidate in (adaptive, own, DEFAULT_RESULTS / "calibrate"):
@@ -89,19 +86,13 @@ def _calibration_dir(op: str, mode: str, dtype: str) -> Path:
             ok = frame[frame["status"] == "ok"]
             if ((ok["dtype"] == dtype) & (ok["op"] == op) & (ok["mode"] == mode)).any():
                 return candidate
-    config = calibration_config(op, mode, dtype)
     console.print(
-        f"no calibration for {op} {mode} {dtype} under {DEFAULT_RESULTS}/: running configs/calibrate.toml "
-        f"({len(config.cases)} cases, a few minutes) into {own}; `convbench calibrate` places fewer sizes "
-        "where the choice is close instead"
+        f"no calibration for {op} {mode} {dtype} under {DEFAULT_RESULTS}/: calibrating now into {adaptive} "
+        "(configs/calibrate.toml's backends, threads and sizes: a coarse grid, then up to 3 rounds of sizes where "
+        "the choice is close; a few minutes)"
     )
-    with progress_bar(transient=True) as bar:
-        result = run_sweep(config, own, progress=RichProgress(bar))
-    if result.interrupted:
-        raise UsageError(
-            f"calibration interrupted; resume it with: convbench run configs/calibrate.toml --out {own} --resume"
-        )
-    return own
+    calibrate_adaptively(op, mode, dtype, adaptive)
+    return adaptive
 
 
 def main(args) -> int:

@@ -1,3 +1,4 @@
+import json
 
 import pandas as pd
 import pytest
@@ -165,12 +166,16 @@ def test_choose_without_results_calibrates_once_then_reuses(tmp_path, monkeypatc
     assert main(query) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "no calibration for corr valid float64" in out and "fastest:" in out
-    made = tmp_path / "results" / "calibrate-corr-valid-float64"
+    # The first calibration is the adaptive one, on calibrate.toml's backends and range of sizes.
+    made = tmp_path / "results" / "calibrate-adaptive-corr-valid-float64"
     frame = pd.read_parquet(made / "results.parquet")
     assert set(frame["mode"]) == {"valid"} and set(frame["dtype"]) == {"float64"}
+    assert set(frame["backend"]) == {"numba-cpu", "numpy-fft"}
+    assert set(zip(frame["image_h"], frame["kernel_h"])) == {(16, 3), (16, 9), (32, 3), (32, 9)}
+    assert json.loads((made / "metadata.json").read_text())["config"]["adaptive"]["coarse"]
     assert main(query) == 0
     assert "no calibration" not in capsys.readouterr().out
-    # convbench calibrate's adaptive run, when there is one, is used first.
-    made.rename(tmp_path / "results" / "calibrate-adaptive-corr-valid-float64")
+    # A fixed-grid run (convbench run configs/calibrate.toml --out ...) is used when there is no adaptive one.
+    made.rename(tmp_path / "results" / "calibrate-corr-valid-float64")
     assert main(query) == 0
     assert "no calibration" not in capsys.readouterr().out and not made.exists()

@@ -13,8 +13,8 @@ def test_calibrate_adds_rounds_of_close_sizes_to_one_run(tmp_path, monkeypatch, 
     import harness.plan.configs
 
     (tmp_path / "calibrate.toml").write_text(
-        'name = "calibrate"\n[sweep]\nbackends = ["numba-cpu", "numpy-fft"]\nimage_size = [16]\n'
-        "kernel_size = [3]\nthreads = 1\n[timing]\nsamples = 5\nmin_sample_seconds = 0.0005\n"
+        'name = "calibrate"\n[sweep]\nbackends = ["numba-cpu", "numpy-fft"]\nimage_size = [16, 48]\n'
+        "kernel_size = [3, 15]\nthreads = 1\n[timing]\nsamples = 5\nmin_sample_seconds = 0.0005\n"
     )
     monkeypatch.setattr(harness.plan.configs, "config_dir", lambda: tmp_path)
     monkeypatch.setattr(harness.cli.calibrate, "COARSE_IMAGES", (16, 48))
@@ -38,3 +38,11 @@ def test_calibrate_adds_rounds_of_close_sizes_to_one_run(tmp_path, monkeypatch, 
 def test_calibrate_refuses_nonsense_counts(capsys):
     assert main(["calibrate", "--rounds", "-1"]) == 2
     assert "--rounds must be >= 0" in capsys.readouterr().err
+
+
+def test_the_coarse_grid_keeps_to_calibrate_toml_s_range_and_includes_its_ends():
+    from harness.cli.calibrate import coarse_grid
+
+    assert coarse_grid([64, 128, 256, 512, 1024, 2048], (64, 256, 1024, 2048)) == (64, 256, 1024, 2048)
+    assert coarse_grid([32, 100, 600], (64, 256, 1024, 2048)) == (32, 64, 256, 600)
+    assert coarse_grid([5, 5], (3, 9, 21, 63)) == (5,)
