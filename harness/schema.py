@@ -11,9 +11,9 @@ same measurements, with the columns of :data:`ADDED_IN_2` only where a row
 happened to have them (they read as missing elsewhere); it loads with a note.
 Version 3 added the ``machine`` column; an older table gets it from its
 ``metadata.json`` when loaded (version 2 loads without a note: nothing is missing).
-Version 4 added passes (``timing.passes``): journal rows carry their ``pass``,
-and the table pools a row's passes into one, with ``passes`` and
-``pass_medians_s``; an older table was measured in one pass and loads as such.
+Version 4 added visits (``timing.visits``): journal rows carry their ``visit``,
+and the table pools a row's visits into one, with ``visits`` and
+``visit_medians_s``; an older table was measured in one visit and loads as such.
 """
 
 from __future__ import annotations
@@ -105,13 +105,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("q3_s", "s", "third quartile of the per-call times"),
     Column("mean_s", "s", "mean per-call time"),
     Column("std_s", "s", "standard deviation of the per-call times"),
-    Column("samples_s", "s", "the per-call time of each sample, all passes' samples in pass order"),
-    Column("passes", "", "visits of the sweep to this case (`timing.passes`), spread over the run"),
-    Column("pass_medians_s", "s", "each pass's median per-call time; `compare` tests these when both runs have 2+"),
+    Column("samples_s", "s", "the per-call time of each sample, all visits' samples in visit order"),
+    Column("visits", "", "visits of the sweep to this case (`timing.visits`), spread over the run"),
+    Column("visit_medians_s", "s", "each visit's median per-call time; `compare` tests these when both runs have 2+"),
     Column(
         "ci_low_s",
         "s",
-        "lower end of the median's distribution-free 95 % confidence interval (of the pass medians, with 2+ passes)",
+        "lower end of the median's distribution-free 95 % confidence interval (of the visit medians, with 2+ visits)",
     ),
     Column("ci_high_s", "s", "upper end of that interval; sampling goes on until it is within `timing.ci_target`"),
     Column("other_cpu_frac", "", "share of all cores that other processes used while the case was sampled"),
@@ -160,9 +160,9 @@ ADDED_IN_2 = (
     "steal_frac",
 )
 ADDED_IN_3 = ("machine",)
-ADDED_IN_4 = ("passes", "pass_medians_s")
-# A journal row's pass (0 for the first visit of its case); the table pools a row's passes.
-PASS = "pass"
+ADDED_IN_4 = ("visits", "visit_medians_s")
+# A journal row's visit (0 for the first visit of its case); the table pools a row's visits.
+VISIT = "visit"
 
 
 def case_identity(problem: Problem, dist: str, seed: int) -> dict:
@@ -190,11 +190,11 @@ def case_key(identity: dict) -> tuple:
 
 
 def row_key(row: dict) -> tuple:
-    """The key of a journal row: ``(case key, backend, pass)``. A resumed sweep skips the rows whose key it has.
+    """The key of a journal row: ``(case key, backend, visit)``. A resumed sweep skips the rows whose key it has.
 
-    A row from before passes (schema 3 and older) is pass 0.
+    A row from before visits (schema 3 and older) is visit 0.
     """
-    return case_key(row), row["backend"], int(row.get(PASS, 0))
+    return case_key(row), row["backend"], int(row.get(VISIT, 0))
 
 
 def markdown_table() -> str:

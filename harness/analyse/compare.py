@@ -6,10 +6,10 @@ input seed included); with a
 backend pair, backend A of the first run is matched against backend B of the
 second (which may be the same run).
 
-Significance: when both runs measured the case in two or more passes
-(``timing.passes``), a two-sided Welch t-test on the logarithms of the pass
-medians (``pass_medians_s``). The samples of one pass share the machine's
-state at that moment, so they are not independent draws; the passes are, as
+Significance: when both runs measured the case in two or more visits
+(``timing.visits``), a two-sided Welch t-test on the logarithms of the visit
+medians (``visit_medians_s``). The samples of one visit share the machine's
+state at that moment, so they are not independent draws; the visits are, as
 far as a run can make them, and a drift of the machine over minutes shows in
 their spread. Otherwise, a two-sided Mann-Whitney U test on the raw per-call
 samples each row stores (``samples_s``): exact when the samples have no ties
@@ -240,14 +240,14 @@ def _per_case(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     records = []
     for key, part in ok.groupby(keys, sort=True):
         samples = np.concatenate([_samples(s) for s in part["samples_s"]]) if "samples_s" in part else np.array([])
-        medians = np.concatenate([_samples(s) for s in part["pass_medians_s"]]) if "pass_medians_s" in part else []
+        medians = np.concatenate([_samples(s) for s in part["visit_medians_s"]]) if "visit_medians_s" in part else []
         records.append(
             dict(
                 zip(keys, key if isinstance(key, tuple) else (key,)),
                 backend=part["backend"].iloc[0],
                 median_s=float(np.median(samples)) if samples.size else float(part["median_s"].median()),
                 samples=samples,
-                pass_medians=np.asarray(medians, dtype=float),
+                visit_medians=np.asarray(medians, dtype=float),
                 quiet=not _not_quiet(part),
             )
         )
@@ -282,7 +282,7 @@ def compare(
     Comparison
         ``cases`` has per matched case ``median_a``, ``median_b``, ``speedup``
         (``median_a / median_b``: above 1 means B is faster), ``test``
-        (``passes``: Welch on the pass medians; ``samples``: Mann-Whitney on
+        (``visits``: Welch on the visit medians; ``samples``: Mann-Whitney on
         the samples; empty when untested), ``p_value``,
         ``q_value`` (Benjamini-Hochberg over the matched cases) and ``verdict``
         ("faster", "slower": B against A, q-value at most ``alpha``; "same";
@@ -309,18 +309,18 @@ def compare(
         both["backend_a"] = both["backend_b"] = both["backend"]
     quiet = (both["quiet_a"] & both["quiet_b"]).to_numpy(bool)
     tests = [
-        ("" if not calm else "passes" if len(pa) >= 2 and len(pb) >= 2 else "samples" if len(sa) >= 2 and len(sb) >= 2
+        ("" if not calm else "visits" if len(pa) >= 2 and len(pb) >= 2 else "samples" if len(sa) >= 2 and len(sb) >= 2
          else "")
         for sa, sb, pa, pb, calm in zip(
-            both["samples_a"], both["samples_b"], both["pass_medians_a"], both["pass_medians_b"], quiet
+            both["samples_a"], both["samples_b"], both["visit_medians_a"], both["visit_medians_b"], quiet
         )
     ]  # fmt: skip
     p_values = [
-        welch_t_test(np.log(pa), np.log(pb))[1] if test == "passes"
+        welch_t_test(np.log(pa), np.log(pb))[1] if test == "visits"
         else mann_whitney(sa, sb)[1] if test == "samples"
         else float("nan")
         for sa, sb, pa, pb, test in zip(
-            both["samples_a"], both["samples_b"], both["pass_medians_a"], both["pass_medians_b"], tests
+            both["samples_a"], both["samples_b"], both["visit_medians_a"], both["visit_medians_b"], tests
         )
     ]  # fmt: skip
     q_values = fdr_q_values(p_values)

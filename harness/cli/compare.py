@@ -66,8 +66,8 @@ def main(args) -> int:
     by_samples = int((result.cases["test"] == "samples").sum())
     if by_samples:
         warnings.append(
-            f"{by_samples} case(s) tested sample by sample: a run side measured them in one pass, so the test "
-            "assumes the machine held still between the runs; measure with timing.passes >= 2 (see README)"
+            f"{by_samples} case(s) tested sample by sample: a run side measured them in one visit, so the test "
+            "assumes the machine held still between the runs; measure with timing.visits >= 2 (see README)"
         )
     slower = regressions(result.cases, args.fail_slower) if args.fail_slower is not None else result.cases[:0]
     if args.csv:
@@ -98,7 +98,7 @@ def main(args) -> int:
     return 0
 
 
-TEST_NAMES = {"passes": "Welch's t on the pass medians", "samples": "Mann-Whitney U on the samples"}
+TEST_NAMES = {"visits": "Welch's t on the visit medians", "samples": "Mann-Whitney U on the samples"}
 
 
 def _print_table(args, result) -> None:

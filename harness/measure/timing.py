@@ -16,7 +16,7 @@ import numpy as np
 # pyperf's thresholds for a timing worth a warning.
 UNSTABLE_STD_FRACTION = 0.10
 SHORT_SAMPLE_SECONDS = 1e-3
-# How each warning of :func:`summarize` starts: pooling passes recomputes these and keeps the others.
+# How each warning of :func:`summarize` starts: pooling visits recomputes these and keeps the others.
 TIMING_WARNINGS = ("unstable:", "samples shorter", "median known")
 
 
@@ -155,13 +155,13 @@ def sample_until_stable(
     """``timing.samples`` interleaved rounds, then more rounds for the cases whose median is not yet known
     to ``timing.ci_target``, until it is, ``timing.max_samples`` are taken or ``budget_seconds`` have passed.
 
-    With ``timing.passes`` above 1 a visit takes its ``samples`` rounds only: what the median is known to
-    is then a matter of the spread between passes, which more rounds within one cannot narrow.
+    With ``timing.visits`` above 1 a visit takes its ``samples`` rounds only: what the median is known to
+    is then a matter of the spread between visits, which more rounds within one cannot narrow.
     """
     start = time.perf_counter()
     out = interleaved_samples(prepared, loops, timing.samples, devices, timing.cache, after)
     # ci_target 0 turns the rule off (not "known to +-0 %", which no real timing reaches).
-    while timing.ci_target and timing.passes == 1:
+    while timing.ci_target and timing.visits == 1:
         open_cases = {
             name: p
             for name, p in prepared.items()

@@ -25,12 +25,12 @@ class Timing:
     After the ``samples`` rounds, a backend whose median's 95 % interval is
     wider than +-``ci_target`` gets more rounds, up to ``max_samples`` samples
     (the stopping rule; ``ci_target = 0`` turns it off).
-    ``passes`` spreads each case's samples over the run: the sweep visits every
-    case ``passes`` times, one pass after the other, each visit timed as above,
+    ``visits`` spreads each case's samples over the run: the sweep visits every
+    case ``visits`` times, all cases once and then again, each visit timed as above,
     so drift of the machine over minutes shows in a case's spread instead of
     passing for a difference between runs (pyperf's worker processes). With
-    passes, each visit takes ``samples`` rounds and ``ci_target`` applies to
-    the interval of the pass medians: a row whose passes disagree by more is
+    visits, each visit takes ``samples`` rounds and ``ci_target`` applies to
+    the interval of the visit medians: a row whose visits disagree by more is
     warned about.
     """
 
@@ -42,7 +42,7 @@ class Timing:
     cache: str = "warm"
     ci_target: float = 0.02
     max_samples: int = 30
-    passes: int = 1
+    visits: int = 1
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ TIMING_KEYS = (
     "cache",
     "ci_target",
     "max_samples",
-    "passes",
+    "visits",
 )
 
 
@@ -273,5 +273,5 @@ def _timing(raw: dict) -> Timing:
         cache=_choices(raw, "cache", CACHE_STATES, Timing.cache, "timing")[0],
         ci_target=number("ci_target", Timing.ci_target, 0.0),
         max_samples=max_samples,
-        passes=_integer(raw.get("passes", Timing.passes), "timing.passes", minimum=1),
+        visits=_integer(raw.get("visits", Timing.visits), "timing.visits", minimum=1),
     )

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..errors import UsageError
 from ..machine.fingerprint import metadata_machine
-from ..measure.passes import pool_passes
+from ..measure.visits import pool_visits
 from ..schema import COLUMN_NAMES, JOURNAL, METADATA, SCHEMA_VERSION, TABLE, check_version
 from .journal import read_journal
 
@@ -23,8 +23,8 @@ def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def journal_table(rows: list[dict], ci_target: float = 0.0) -> pd.DataFrame:
-    """The table of a journal's rows: each row's passes pooled (:func:`harness.measure.passes.pool_passes`)."""
-    return rows_to_frame(pool_passes(rows, ci_target))
+    """The table of a journal's rows: each row's visits pooled (:func:`harness.measure.visits.pool_visits`)."""
+    return rows_to_frame(pool_visits(rows, ci_target))
 
 
 def standard_order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -91,8 +91,8 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
 
 
 def _older_filled(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
-    """``frame`` with what an older table lacks: one pass (schema 3 and older), the metadata's machine (2 and older)."""
-    frame["passes"] = pd.to_numeric(frame["passes"]).fillna(1).astype(int)
+    """``frame`` with what an older table lacks: one visit (schema 3 and older), the machine (2 and older)."""
+    frame["visits"] = pd.to_numeric(frame["visits"]).fillna(1).astype(int)
     missing = frame["machine"].isna()
     if missing.any() and meta:
         frame["machine"] = frame["machine"].astype(object)

@@ -56,8 +56,8 @@ from .common import (
     failed_row,
     missing_backends,
     order_cheapest_first,
-    tag_pass,
-    visits,
+    tag_visit,
+    visit_order,
     write_run,
 )
 
@@ -233,7 +233,7 @@ class _Job:
     names: list[str]
     dest: _Destination
     slot: Slot | None = None  # fleet: the host it must run on
-    pass_: int = 0  # which visit of the case (``timing.passes``)
+    visit: int = 0  # which visit of the case (``timing.visits``)
     alone: str = ""  # why this backend runs alone (the whole case crashed or hung)
     siblings: list | None = None  # [backends of the split case still to report], shared by its lone jobs
     submitted: float = 0.0
@@ -275,10 +275,10 @@ def run_on_cluster(config: SweepConfig, out_dir: Path, settings: ClusterSettings
         cases = order_cheapest_first(config.cases, methods)
         queues = {dest.slot: collections.deque() for dest in dests}
         for dest in dests:
-            for case, pass_ in visits(cases, config.timing.passes):
-                names = missing_backends(config, case, pass_, dest.done)
+            for case, visit in visit_order(cases, config.timing.visits):
+                names = missing_backends(config, case, visit, dest.done)
                 if names:
-                    queues[dest.slot].append(_Job(case, names, dest, dest.slot, pass_=pass_))
+                    queues[dest.slot].append(_Job(case, names, dest, dest.slot, visit=visit))
                     dest.cases += 1
         runner = _ClusterRunner(client, distributed, config, settings, slots, run_id, progress)
         interrupted = runner.run(queues, sum(d.cases for d in dests))
@@ -294,7 +294,7 @@ def run_on_cluster(config: SweepConfig, out_dir: Path, settings: ClusterSettings
             frame = write_run(
                 dest.out_dir, meta, peaks[first].get("matmul_gflops", {}), peaks[first].get("gpu_peaks", {})
             )
-            skipped = len(cases) * config.timing.passes - dest.cases
+            skipped = len(cases) * config.timing.visits - dest.cases
             results.append(SweepResult(dest.out_dir, frame, dest.archived, interrupted, dest.cases, skipped))
     if settings.mode == "spread":
         return results[0]
@@ -412,7 +412,7 @@ class _ClusterRunner:
 
     def _record(self, job: _Job, rows: list[dict]) -> None:
         self.predictor.learn_rows(job.case, rows)
-        job.dest.journal.append(tag_pass(rows, job.pass_))
+        job.dest.journal.append(tag_visit(rows, job.visit))
         if job.siblings is not None:
             job.siblings[0] -= 1
             if job.siblings[0]:

@@ -15,7 +15,7 @@ from ..analyse.derived import add_rates
 from ..measure.budget import work_units
 from ..measure.case import new_row
 from ..plan.cases import Case
-from ..schema import JOURNAL, PASS
+from ..schema import JOURNAL, VISIT
 from ..store.journal import read_journal
 from ..store.tables import journal_table, write_metadata, write_table
 
@@ -26,7 +26,7 @@ class SweepResult:
 
     A ``fleet`` sweep writes one results directory per host under ``out_dir``:
     they are ``parts``, and ``frame`` is None (each part has its own table).
-    ``cases_run`` and ``cases_skipped_as_done`` count visits: a case once per pass.
+    ``cases_run`` and ``cases_skipped_as_done`` count visits: a case once per visit.
     """
 
     out_dir: Path
@@ -78,24 +78,24 @@ def order_cheapest_first(cases, methods) -> list[Case]:
     return sorted(cases, key=lambda c: sum(work_units(m, c) for m in methods))
 
 
-def visits(cases: list[Case], passes: int) -> list[tuple[Case, int]]:
-    """``(case, pass)`` in the order a sweep runs them: every case once per pass, one pass after the other.
+def visit_order(cases: list[Case], visits: int) -> list[tuple[Case, int]]:
+    """``(case, visit)`` in the order a sweep runs them: every case once, then every case again, ``visits`` times.
 
-    Passes follow each other rather than repeating a case in place, so each
-    case's passes are as far apart in time as the run allows.
+    Visits follow each other rather than repeating a case in place, so each
+    case's visits are as far apart in time as the run allows.
     """
-    return [(case, pass_) for pass_ in range(passes) for case in cases]
+    return [(case, visit) for visit in range(visits) for case in cases]
 
 
-def missing_backends(config, case: Case, pass_: int, done: set) -> list[str]:
-    """The backends of ``config`` still to measure in this pass of ``case``; ``done`` holds journal row keys."""
-    return [n for n in config.backends if (case.key, n, pass_) not in done]
+def missing_backends(config, case: Case, visit: int, done: set) -> list[str]:
+    """The backends of ``config`` still to measure in this visit of ``case``; ``done`` holds journal row keys."""
+    return [n for n in config.backends if (case.key, n, visit) not in done]
 
 
-def tag_pass(rows: list[dict], pass_: int) -> list[dict]:
-    """``rows`` with their ``pass`` recorded, for the journal."""
+def tag_visit(rows: list[dict], visit: int) -> list[dict]:
+    """``rows`` with their ``visit`` recorded, for the journal."""
     for row in rows:
-        row[PASS] = pass_
+        row[VISIT] = visit
     return rows
 
 

@@ -38,8 +38,8 @@ from .common import (
     failed_row,
     missing_backends,
     order_cheapest_first,
-    tag_pass,
-    visits,
+    tag_visit,
+    visit_order,
     write_run,
 )
 from .threads import apply_thread_settings
@@ -91,7 +91,7 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
     done = {row_key(r) for r in read_journal(journal_path)} if resume else set()
     methods = sorted({get_backend(n).method for n in config.backends})
     cases = order_cheapest_first(config.cases, methods)
-    todo = [(c, p) for c, p in visits(cases, config.timing.passes) if missing_backends(config, c, p, done)]
+    todo = [(c, p) for c, p in visit_order(cases, config.timing.visits) if missing_backends(config, c, p, done)]
     run_id = time.strftime("%Y%m%dT%H%M%S")
     started = time.time()
     predictor = RatePredictor()
@@ -107,12 +107,12 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
     try:
         with Journal(journal_path) as journal, stop:
             try:
-                for case, pass_ in todo:
+                for case, visit in todo:
                     if stop.requested:
                         interrupted = True
                         break
                     progress.case_started(case)
-                    names = missing_backends(config, case, pass_, done)
+                    names = missing_backends(config, case, visit, done)
                     if worker is None:
                         rows = run_case(case, names, config.timing, predictor, run_id)
                     else:
@@ -125,7 +125,7 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
                             lambda name, status, reason, c=case: failed_row(c, name, status, reason, run_id),
                         )
                     predictor.learn_rows(case, rows)
-                    journal.append(tag_pass(rows, pass_))
+                    journal.append(tag_visit(rows, visit))
                     progress.case_finished(case, rows)
             except KeyboardInterrupt:
                 interrupted = abandoned = True
@@ -160,5 +160,5 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
     machine, print_ = this_machine()
     meta["machines"] = {machine: {"fingerprint": print_, "hosts": [meta["machine"]["hostname"]]}}
     frame = write_run(out_dir, meta, peaks, gpu_peaks)
-    visits_done = len(cases) * config.timing.passes - len(todo)
+    visits_done = len(cases) * config.timing.visits - len(todo)
     return SweepResult(out_dir, frame, archived, interrupted, len(todo), visits_done)

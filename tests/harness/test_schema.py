@@ -37,8 +37,8 @@ def test_every_column_is_named_once_and_identity_comes_first():
 def test_case_key_and_row_key_agree_for_resume():
     case = Case(Problem("conv", "valid", (1, 40), (1, 5), "float64", 2), "normal", 3)
     row = {"backend": "fftw", **case.identity(), "status": "ok"}
-    assert row_key(row) == (case.key, "fftw", 0)  # a row from before passes is the first pass
-    assert row_key({**row, "pass": 2}) == (case.key, "fftw", 2)
+    assert row_key(row) == (case.key, "fftw", 0)  # a row from before visits is the first visit
+    assert row_key({**row, "visit": 2}) == (case.key, "fftw", 2)
     assert case_key(row) == tuple(row[c] for c in CASE_COLUMNS)
     assert row_problem(row) == case.problem
 

@@ -88,7 +88,7 @@ def test_cli_compare(tmp_path, capsys):
     out = " ".join(capsys.readouterr().out.split())  # undo rich's wrapping
     assert "4 matched cases (4 faster" in out and "geometric-mean speedup of B over A: 2.9" in out
     assert "Mann-Whitney U on the samples on 4" in out
-    assert "4 case(s) tested sample by sample" in out and "timing.passes >= 2" in out
+    assert "4 case(s) tested sample by sample" in out and "timing.visits >= 2" in out
     assert csv.read_text().count("\n") == 5
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--backends", "numba-cpu", "opencv"]) == 2
     assert "has no rows of backend 'opencv'" in capsys.readouterr().err
@@ -178,30 +178,30 @@ def test_welch_t_test_matches_scipy():
     assert np.isnan(welch_t_test([1.0], [1.0, 2.0])[1])
 
 
-def _drifting_run(seed, factor=1.0, passes=4):
-    """A run whose passes drift (8 % between passes) while each pass's samples are tight (0.5 %)."""
-    from harness.measure.passes import pool_passes
+def _drifting_run(seed, factor=1.0, visits=4):
+    """A run whose visits drift (8 % between visits) while each visit's samples are tight (0.5 %)."""
+    from harness.measure.visits import pool_visits
 
     rng = np.random.default_rng(seed)
     rows = []
-    for pass_ in range(passes):
+    for visit in range(visits):
         for row in synthetic_run([64, 128, 256, 512], [3, 7, 15]).to_dict("records"):
             level = factor * np.exp(0.08 * rng.standard_normal())
             samples = row["median_s"] * level * np.exp(0.005 * rng.standard_normal(7))
-            rows.append({**row, "pass": pass_, "samples_s": samples.tolist(), "loops": 1})
-    return pd.DataFrame(pool_passes(rows))
+            rows.append({**row, "visit": visit, "samples_s": samples.tolist(), "loops": 1})
+    return pd.DataFrame(pool_visits(rows))
 
 
 def test_drift_between_passes_is_not_called_a_difference_but_a_regression_is():
     a, b = _drifting_run(0), _drifting_run(1)
     result = compare(a, b)
-    assert set(result.cases["test"]) == {"passes"}
+    assert set(result.cases["test"]) == {"visits"}
     assert (result.cases["verdict"] == "same").all()
-    # The bug this fixes: one pass per run, tested sample by sample, reads the drift as a change nearly
-    # everywhere; pooling passes without testing at the pass level still calls a third of the cases.
-    one_pass = compare(_drifting_run(0, passes=1), _drifting_run(1, passes=1))
+    # The bug this fixes: one visit per run, tested sample by sample, reads the drift as a change nearly
+    # everywhere; pooling visits without testing at the visit level still calls a third of the cases.
+    one_pass = compare(_drifting_run(0, visits=1), _drifting_run(1, visits=1))
     assert (one_pass.cases["verdict"] != "same").mean() > 0.8
-    pooled_only = compare(a.drop(columns="pass_medians_s"), b.drop(columns="pass_medians_s"))
+    pooled_only = compare(a.drop(columns="visit_medians_s"), b.drop(columns="visit_medians_s"))
     assert set(pooled_only.cases["test"]) == {"samples"}
     assert (pooled_only.cases["verdict"] != "same").mean() > 0.2
     slower = compare(a, _drifting_run(1, factor=1.5))
@@ -209,5 +209,5 @@ def test_drift_between_passes_is_not_called_a_difference_but_a_regression_is():
 
 
 def test_a_run_in_one_pass_against_one_in_passes_falls_back_to_the_samples():
-    a, b = _drifting_run(0, passes=1), _drifting_run(1)
+    a, b = _drifting_run(0, visits=1), _drifting_run(1)
     assert set(compare(a, b).cases["test"]) == {"samples"}

@@ -84,7 +84,7 @@ def test_ci_target_zero_turns_the_stopping_rule_off(monkeypatch):
     assert len(out["noisy"]) == 5
 
 
-def test_with_passes_a_visit_takes_its_samples_and_no_more(monkeypatch):
+def test_with_several_visits_each_takes_its_samples_and_no_more(monkeypatch):
     # More rounds within one visit cannot narrow the spread between visits; they tripled quick.toml's time.
     from harness.measure import timing
     from harness.plan.cases import Timing
@@ -92,5 +92,5 @@ def test_with_passes_a_visit_takes_its_samples_and_no_more(monkeypatch):
     values = {"noisy": iter([1.0, 2.0] * 100)}
     monkeypatch.setattr(timing, "time_call", lambda prepared, loops, device, cache: next(values[prepared.name]))
     prepared = {"noisy": _Recorder("noisy", [])}
-    out = timing.sample_until_stable(prepared, {"noisy": 1}, Timing(samples=5, max_samples=12, passes=3), {})
+    out = timing.sample_until_stable(prepared, {"noisy": 1}, Timing(samples=5, max_samples=12, visits=3), {})
     assert len(out["noisy"]) == 5

@@ -126,10 +126,10 @@ def test_stopping_rule_settings_are_validated():
         parse_config(dict(BASE, timing={"samples": 10, "max_samples": 7}))
 
 
-def test_passes_must_be_a_positive_integer():
+def test_visits_must_be_a_positive_integer():
     raw = {"sweep": {"backends": ["numba-cpu"], "image_size": [16], "kernel_size": [3]}}
-    assert parse_config(raw).timing.passes == 1
-    assert parse_config({**raw, "timing": {"passes": 3}}).timing.passes == 3
+    assert parse_config(raw).timing.visits == 1
+    assert parse_config({**raw, "timing": {"visits": 3}}).timing.visits == 3
     for bad in (0, 1.5, "3"):
-        with pytest.raises(UsageError, match=r"timing.passes must be an integer >= 1"):
-            parse_config({**raw, "timing": {"passes": bad}})
+        with pytest.raises(UsageError, match=r"timing.visits must be an integer >= 1"):
+            parse_config({**raw, "timing": {"visits": bad}})

@@ -42,7 +42,7 @@ def test_load_results_falls_back_to_journal_and_errors_when_empty(tmp_path):
     identity = Case(Problem("corr", "same", (8, 8), (3, 3), "float32", 1)).identity()
     (tmp_path / "journal.jsonl").write_text(json.dumps({"backend": "x", **identity, "status": "ok"}) + "\n")
     frame = load_results(tmp_path)
-    assert frame.loc[0, "backend"] == "x" and frame.loc[0, "passes"] == 1
+    assert frame.loc[0, "backend"] == "x" and frame.loc[0, "visits"] == 1
 
 
 def test_earlier_run_is_archived_not_overwritten(tmp_path):

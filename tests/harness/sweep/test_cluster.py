@@ -121,20 +121,20 @@ def test_slurm_example_config_makes_a_job_with_its_node_alone_and_the_resource()
 
 
 def test_spread_on_a_local_cluster_has_exactly_the_case_keys_of_a_local_run(tmp_path):
-    config = _config([16, 24, 32], passes=2)
+    config = _config([16, 24, 32], visits=2)
     local = run_sweep(config, tmp_path / "local", isolate=False)
     spread = run_sweep(config, tmp_path / "spread", cluster=parse_cluster({"address": "local", "workers": 2}))
     keys = _keys(read_journal(tmp_path / "spread" / "journal.jsonl"))
     assert keys == _keys(read_journal(tmp_path / "local" / "journal.jsonl"))
-    assert {key[2] for key in keys} == {0, 1}  # every pass of every case
+    assert {key[2] for key in keys} == {0, 1}  # every visit of every case
     frame = spread.frame
-    assert len(frame) == len(local.frame) == 6 and (frame["passes"] == 2).all()
+    assert len(frame) == len(local.frame) == 6 and (frame["visits"] == 2).all()
     assert (frame["status"] == "ok").all()
     assert frame["warning"].str.contains(SHARED_HOST_WARNING, regex=False).all()
     assert frame["machine"].nunique() == 1 and frame["machine"].iloc[0] == local.frame["machine"].iloc[0]
     meta = read_metadata(tmp_path / "spread")
     assert meta["cluster"]["shared_host"] and len(meta["cluster"]["slots"]) == 2
-    assert sum(s["cases"] for s in meta["cluster"]["slots"].values()) == 6  # case visits: 3 cases, 2 passes
+    assert sum(s["cases"] for s in meta["cluster"]["slots"].values()) == 6  # case visits: 3 cases, 2 visits
     assert list(meta["machines"]) == [frame["machine"].iloc[0]]
     assert meta["matmul_gflops"]  # measured on a worker
 

@@ -83,28 +83,28 @@ def test_table_and_metadata_carry_the_schema_version(tmp_path):
     assert f'"schema_version": {SCHEMA_VERSION}' in first
 
 
-def test_passes_visit_every_case_once_per_pass_in_turn_and_resume_by_pass(tmp_path):
+def test_visits_go_over_every_case_in_turn_and_resume_by_visit(tmp_path):
     import json
 
     from harness.store.journal import read_journal
 
     config = _small(
         sweep={"backends": ["numba-cpu", "numpy-fft"], "image_size": [16, 24], "kernel_size": [3], "threads": 1},
-        timing={"min_sample_seconds": 0.0, "passes": 3, "ci_target": 0},
+        timing={"min_sample_seconds": 0.0, "visits": 3, "ci_target": 0},
     )
     result = run_sweep(config, tmp_path, isolate=False)
     rows = read_journal(tmp_path / "journal.jsonl")
-    # Pass after pass, each visiting both cases: the passes of a case are as far apart as the run allows.
-    assert [(r["pass"], r["image_h"]) for r in rows][::2] == [(p, i) for p in range(3) for i in (16, 24)]
+    # Both cases, then both again: the visits of a case are as far apart as the run allows.
+    assert [(r["visit"], r["image_h"]) for r in rows][::2] == [(p, i) for p in range(3) for i in (16, 24)]
     assert result.cases_run == 6
     frame = result.frame.set_index(["backend", "image_h"])
-    assert (frame["passes"] == 3).all() and frame["pass_medians_s"].map(len).eq(3).all()
-    assert (frame["n"] == 15).all()  # 5 samples per pass, pooled
+    assert (frame["visits"] == 3).all() and frame["visit_medians_s"].map(len).eq(3).all()
+    assert (frame["n"] == 15).all()  # 5 samples per visit, pooled
 
-    # Killed during the last pass: the resumed run measures only the visits it lacks.
+    # Killed during the last round of visits: the resumed run measures only the visits it lacks.
     lines = (tmp_path / "journal.jsonl").read_text().splitlines(keepends=True)
-    kept = [line for line in lines if json.loads(line).get("pass") != 2 or json.loads(line)["image_h"] == 16]
+    kept = [line for line in lines if json.loads(line).get("visit") != 2 or json.loads(line)["image_h"] == 16]
     (tmp_path / "journal.jsonl").write_text("".join(kept))
     resumed = run_sweep(config, tmp_path, resume=True, isolate=False)
     assert (resumed.cases_run, resumed.cases_skipped_as_done) == (1, 5)
-    assert (resumed.frame["passes"] == 3).all() and len(resumed.frame) == 4
+    assert (resumed.frame["visits"] == 3).all() and len(resumed.frame) == 4
