@@ -15,6 +15,8 @@ import numpy as np
 OPS = ("corr", "conv")
 MODES = ("full", "same", "valid")
 DTYPES = ("float32", "float64")
+# A CNN layer's passes: the forward correlation summed over input channels, and the two gradients.
+PASSES = ("forward", "backward-data", "backward-weights")
 
 
 def _allowed(values: tuple[str, ...]) -> str:
@@ -56,6 +58,13 @@ class Problem:
     dtype : {"float32", "float64"}
     threads : int
         CPU threads the backend may use (>= 1).
+    batch, in_channels, out_channels : int
+        A CNN layer (:mod:`kernels._layers`): ``batch`` images of
+        ``in_channels`` maps each, against ``out_channels`` filters of
+        ``in_channels`` kernels each. All 1 (the default) is one image and one kernel.
+    pass_ : {"forward", "backward-data", "backward-weights"}
+        Which of the layer's computations (the ``pass`` column): the output,
+        the gradient with respect to the images, or with respect to the filters.
     """
 
     op: str
@@ -64,6 +73,10 @@ class Problem:
     kernel_shape: tuple[int, int]
     dtype: str = "float64"
     threads: int = 1
+    batch: int = 1
+    in_channels: int = 1
+    out_channels: int = 1
+    pass_: str = "forward"
 
     def __post_init__(self) -> None:
         if self.op not in OPS:
@@ -82,6 +95,13 @@ class Problem:
             )
         if int(self.threads) < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads!r}")
+        for name in ("batch", "in_channels", "out_channels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if self.pass_ not in PASSES:
+            raise ValueError(f"unknown pass {self.pass_!r}; acceptable passes are {_allowed(PASSES)}")
         object.__setattr__(self, "dtype", dtype)
         object.__setattr__(self, "image_shape", image)
         object.__setattr__(self, "kernel_shape", kernel)
@@ -137,6 +157,11 @@ class Problem:
         """Floating-point operations of the direct method: 2 per multiply-add, zeros included."""
         kh, kw = self.kernel_shape
         return 2 * kh * kw * self.outputs
+
+    @property
+    def is_layer(self) -> bool:
+        """True for a CNN layer problem: more than one image, channel or filter, or a backward pass."""
+        return (self.batch, self.in_channels, self.out_channels, self.pass_) != (1, 1, 1, "forward")
 
     @property
     def is_1d(self) -> bool:

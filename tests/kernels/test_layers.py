@@ -1,0 +1,83 @@
+"""The layer reference: one image and one kernel is the single-channel problem; the backward passes are adjoints."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.signal import convolve2d, correlate2d
+
+from kernels import Problem
+from kernels._layers import input_shapes, layer_flops, layer_inputs, output_shape, reference_layer
+
+
+def _layer(op="corr", mode="valid", image=(7, 6), kernel=(3, 2), b=2, c=3, k=4, pass_="forward"):
+    return Problem(op, mode, image, kernel, "float64", 1, b, c, k, pass_)
+
+
+@pytest.mark.parametrize("op", ["corr", "conv"])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_one_image_one_kernel_is_the_single_channel_problem(op, mode):
+    problem = Problem(op, mode, (9, 8), (4, 3), "float64")
+    x, w = layer_inputs(problem, seed=1)
+    scipy = correlate2d if op == "corr" else convolve2d
+    assert reference_layer(problem, x, w)[0, 0] == pytest.approx(scipy(x[0, 0], w[0, 0], mode=mode), abs=1e-12)
+    assert not problem.is_layer and _layer().is_layer
+
+
+def test_worked_example_as_a_layer():
+    f, h = np.array([[[[2.0, 1, 3, 5, 4]]]]), np.array([[[[1.0, -1]]]])
+    conv = Problem("conv", "valid", 5, 2)
+    corr = Problem("corr", "valid", 5, 2)
+    assert reference_layer(conv, f, h).ravel().tolist() == [-1, 2, 2, -1]
+    assert reference_layer(corr, f, h).ravel().tolist() == [1, -2, -2, 1]
+
+
+def test_forward_sums_over_input_channels():
+    problem = _layer(mode="same")
+    x, w = layer_inputs(problem)
+    y = reference_layer(problem, x, w)
+    assert y.shape == output_shape(problem) == (2, 4, 7, 6)
+    expected = sum(correlate2d(x[1, c], w[3, c], mode="same") for c in range(3))
+    assert y[1, 3] == pytest.approx(expected, abs=1e-12)
+
+
+def test_backward_data_of_valid_is_the_full_convolution_with_channels_transposed():
+    problem = _layer(pass_="backward-data")
+    dy, w = layer_inputs(problem)
+    dx = reference_layer(problem, dy, w)
+    assert dx.shape == output_shape(problem) == (2, 3, 7, 6)
+    expected = sum(convolve2d(dy[0, k], w[k, 2], mode="full") for k in range(4))
+    assert dx[0, 2] == pytest.approx(expected, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    op=st.sampled_from(["corr", "conv"]),
+    mode=st.sampled_from(["full", "same", "valid"]),
+    image=st.tuples(st.integers(3, 9), st.integers(3, 9)),
+    kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    channels=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
+    seed=st.integers(0, 1000),
+)
+def test_backward_passes_are_the_adjoints_of_the_forward_pass(op, mode, image, kernel, channels, seed):
+    # <forward(x, w), dy> = <x, backward_data(dy, w)> = <w, backward_weights(x, dy)>: what autograd computes.
+    b, c, k = channels
+    forward = Problem(op, mode, image, kernel, "float64", 1, b, c, k)
+    x, w = layer_inputs(forward, seed)
+    dy = np.random.default_rng(seed + 1).uniform(-1, 1, output_shape(forward))
+    y = reference_layer(forward, x, w)
+    data = reference_layer(Problem(op, mode, image, kernel, "float64", 1, b, c, k, "backward-data"), dy, w)
+    weights = reference_layer(Problem(op, mode, image, kernel, "float64", 1, b, c, k, "backward-weights"), x, dy)
+    assert np.vdot(y, dy) == pytest.approx(np.vdot(x, data), rel=1e-10)
+    assert np.vdot(y, dy) == pytest.approx(np.vdot(w, weights), rel=1e-10)
+
+
+def test_shapes_flops_and_bad_layers():
+    problem = _layer(mode="valid", pass_="backward-weights")
+    assert input_shapes(problem) == ((2, 3, 7, 6), (2, 4, 5, 5))
+    assert output_shape(problem) == (4, 3, 3, 2)
+    assert layer_flops(problem) == 2 * 2 * 4 * 3 * 3 * 2 * 5 * 5
+    with pytest.raises(ValueError, match="unknown pass 'backwards'; acceptable passes are 'forward'"):
+        _layer(pass_="backwards")
+    with pytest.raises(ValueError, match="in_channels must be a whole number >= 1, got 0"):
+        _layer(c=0)
