@@ -104,3 +104,20 @@ def layer_inputs(problem: Problem, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     """Uniform random inputs of a pass in [-1, 1), in the problem's dtype, reproducible from ``seed``."""
     rng = np.random.default_rng(seed)
     return tuple(rng.uniform(-1.0, 1.0, shape).astype(problem.np_dtype) for shape in input_shapes(problem))
+
+
+def data_gradient_filters(problem: Problem, filters: np.ndarray) -> np.ndarray:
+    """The filters of backward-data as a forward correlation: flipped, channels transposed (C x K x kh x kw)."""
+    return np.ascontiguousarray(oriented(problem, filters)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+
+
+def data_gradient_padding(problem: Problem) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Where ``dy`` sits in the zero buffer that a valid correlation turns into ``dx``, and that buffer's size.
+
+    Returns ``((top, left), (rows, cols))``: with ``dy`` at that offset in a
+    ``rows x cols`` buffer, the valid correlation with
+    :func:`data_gradient_filters` is ``dx`` (the full convolution, cropped by the mode).
+    """
+    (kh, kw), (h, w) = problem.kernel_shape, problem.image_shape
+    top, left = problem.pad_before
+    return (kh - 1 - top, kw - 1 - left), (h + kh - 1, w + kw - 1)

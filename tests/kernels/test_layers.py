@@ -81,3 +81,34 @@ def test_shapes_flops_and_bad_layers():
         _layer(pass_="backwards")
     with pytest.raises(ValueError, match="in_channels must be a whole number >= 1, got 0"):
         _layer(c=0)
+
+
+@pytest.mark.parametrize("algorithm", ["direct", "gemm"])
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
+@pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full"), ("conv", "same")])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cpu_layer_algorithms_match_the_reference(algorithm, pass_, op, mode, dtype):
+    from kernels._layer_direct import DirectLayer
+    from kernels._layer_gemm import GemmLayer
+
+    # Odd sizes and channel counts that leave a partial block of output channels; an even kernel side.
+    problem = Problem(op, mode, (11, 9), (3, 4), dtype, 2, 2, 3, 5, pass_)
+    first, second = layer_inputs(problem, seed=7)
+    prepared = {"direct": DirectLayer, "gemm": GemmLayer}[algorithm](problem, first, second)
+    prepared()
+    expected = reference_layer(problem, first, second)
+    got = prepared.result()
+    assert got.shape == expected.shape and got.dtype == np.dtype(dtype)
+    terms = problem.in_channels * 12 if pass_ != "backward-weights" else problem.batch * problem.outputs
+    tolerance = terms * np.finfo(dtype).eps * 4
+    assert np.abs(got - expected).max() <= tolerance
+
+
+def test_cpu_layer_inputs_of_the_wrong_shape_are_refused():
+    from kernels._layer_direct import DirectLayer
+
+    problem = Problem("corr", "valid", (8, 8), (3, 3), "float32", 1, 2, 3, 4)
+    x, w = layer_inputs(problem)
+    expected = r"forward pass: second input has shape \(4, 2, 3, 3\), expected \(4, 3, 3, 3\)"
+    with pytest.raises(ValueError, match=expected):
+        DirectLayer(problem, x, w[:, :2])

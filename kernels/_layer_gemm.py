@@ -1,0 +1,85 @@
+"""im2col + GEMM on the CPU: unfold the padded images into columns, then one BLAS matrix product per image.
+
+The route most frameworks took. ``forward``: ``y[b] = W (K x C kh kw) @
+cols[b] (C kh kw x oh ow)``; ``backward-data``: ``cols = W^T @ dy[b]``, folded
+back onto the padded image (col2im) and cropped; ``backward-weights``:
+``dW = sum_b dy[b] @ cols[b]^T``. The unfold and fold are Numba loops
+(:mod:`kernels._layer_loops`); the products are numpy's ``matmul`` on the
+BLAS it was built with, limited to the problem's threads with threadpoolctl.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from ._base import PreparedBase
+from ._layer_direct import check_layer_inputs
+from ._layer_loops import fold, pad_into, unfold
+from ._layers import oriented, output_shape
+from ._problem import Problem
+
+
+class GemmLayer(PreparedBase):
+    """One pass of a layer by im2col and BLAS; the call is the timed work, the output stays in its buffer."""
+
+    def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray):
+        super().__init__()
+        self.problem = problem
+        self.first, self.second = check_layer_inputs(problem, first, second)
+        b, c, k = problem.batch, problem.in_channels, problem.out_channels
+        taps, pixels = math.prod(problem.kernel_shape), problem.outputs
+        dtype = problem.np_dtype
+        with self.stage("alloc"):
+            self._padded = np.zeros((b, c, *problem.padded_shape), dtype)
+            self._cols = np.empty((b, c * taps, pixels), dtype)
+            self._out = np.empty(output_shape(problem) if problem.pass_ != "backward-weights" else (k, c * taps), dtype)
+            self._matrix = np.empty((k, c * taps), dtype)
+        # BLAS threads are process-wide: set here for the calls that follow, and say which library ran.
+        threadpool_limits(limits=problem.threads, user_api="blas")
+        blas = [f"{i['internal_api']} {i['version']}" for i in threadpool_info() if i["user_api"] == "blas"]
+        self.notes = f"BLAS: {', '.join(blas) or 'none found'}"
+        with self.stage("compile"):
+            self._run()
+
+    def _run(self) -> None:
+        problem, kind = self.problem, self.problem.pass_
+        (top, left), (kh, kw) = problem.pad_before, problem.kernel_shape
+        b, k = problem.batch, problem.out_channels
+        if kind == "forward":
+            pad_into(self.first, self._padded, top, left)
+            unfold(self._padded, self._cols, kh, kw)
+            self._matrix[...] = oriented(problem, self.second).reshape(k, -1)
+            np.matmul(self._matrix, self._cols, out=self._out.reshape(b, k, -1))
+        elif kind == "backward-data":
+            self._matrix[...] = oriented(problem, self.second).reshape(k, -1)
+            np.matmul(self._matrix.T, self._output_grads(), out=self._cols)
+            fold(self._cols, self._padded, kh, kw)
+        else:
+            pad_into(self.first, self._padded, top, left)
+            unfold(self._padded, self._cols, kh, kw)
+            grads = self.second.reshape(b, k, -1)
+            np.matmul(grads[0], self._cols[0].T, out=self._out)
+            for image in range(1, b):
+                self._out += grads[image] @ self._cols[image].T
+
+    def _output_grads(self) -> np.ndarray:
+        """The output gradients of backward-data as (B, K, oh ow) matrices."""
+        return self.first.reshape(self.problem.batch, self.problem.out_channels, -1)
+
+    def __call__(self) -> None:
+        if numba.get_num_threads() != self.problem.threads:
+            numba.set_num_threads(self.problem.threads)
+        self._run()
+
+    def result(self) -> np.ndarray:
+        problem = self.problem
+        if problem.pass_ == "forward":
+            return self._out.copy()
+        if problem.pass_ == "backward-weights":
+            return oriented(problem, self._out.reshape(output_shape(problem))).copy()
+        (top, left), (h, w) = problem.pad_before, problem.image_shape
+        return self._padded[:, :, top : top + h, left : left + w].copy()

@@ -1,0 +1,110 @@
+"""Numba loops of the CPU layer algorithms: padding copies, the direct layer, and im2col's unfold and fold.
+
+Every pass of a layer reduces to two loop shapes (see :mod:`kernels._layer_direct`):
+a valid correlation summed over input channels (:func:`direct_forward`; the
+backward-data pass is one too, over the padded output gradients with the
+filters flipped and their channels transposed) and the weight gradient
+(:func:`direct_weights`). The innermost loops run along an output row, so LLVM
+vectorises them; only FMA contraction is allowed (``fastmath={"contract"}``),
+except in the weight gradient's dot products, whose reassociation is what lets
+a sum vectorise at all.
+"""
+
+from __future__ import annotations
+
+from numba import njit, prange
+
+_FM = {"contract"}
+# Output channels sharing each input row load in the direct layer.
+CHANNEL_BLOCK = 4
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def pad_into(src, dst, top, left):
+    """``dst[:, :, top:top+h, left:left+w] = src`` for 4-D arrays; the border of ``dst`` stays as it is (zeros)."""
+    n, m, h, w = src.shape
+    for t in prange(n * m):
+        a, b = t // m, t % m
+        for y in range(h):
+            for x in range(w):
+                dst[a, b, top + y, left + x] = src[a, b, y, x]
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def direct_forward(xp, w, out):
+    """``out[b, k] = sum_c valid_corr(xp[b, c], w[k, c])``; ``xp`` is already padded.
+
+    Parallel over (image, block of output channels, output row); each input
+    row is loaded once per tap for a block of :data:`CHANNEL_BLOCK` output channels.
+    """
+    batch, channels = xp.shape[0], xp.shape[1]
+    filters, kh, kw = w.shape[0], w.shape[2], w.shape[3]
+    oh, ow = out.shape[2], out.shape[3]
+    blocks = (filters + CHANNEL_BLOCK - 1) // CHANNEL_BLOCK
+    for t in prange(batch * blocks * oh):
+        b = t // (blocks * oh)
+        k0 = ((t // oh) % blocks) * CHANNEL_BLOCK
+        k1 = min(k0 + CHANNEL_BLOCK, filters)
+        y = t % oh
+        for k in range(k0, k1):
+            for x in range(ow):
+                out[b, k, y, x] = 0
+        for c in range(channels):
+            for i in range(kh):
+                for j in range(kw):
+                    for k in range(k0, k1):
+                        weight = w[k, c, i, j]
+                        for x in range(ow):
+                            out[b, k, y, x] += weight * xp[b, c, y + i, x + j]
+
+
+@njit(parallel=True, fastmath={"contract", "reassoc"}, boundscheck=False, cache=True)
+def direct_weights(xp, dy, dw):
+    """``dw[k, c, i, j] = sum_b sum_yx xp[b, c, y + i, x + j] * dy[b, k, y, x]``; parallel over (k, c)."""
+    batch, channels = xp.shape[0], xp.shape[1]
+    filters, kh, kw = dw.shape[0], dw.shape[2], dw.shape[3]
+    oh, ow = dy.shape[2], dy.shape[3]
+    for t in prange(filters * channels):
+        k, c = t // channels, t % channels
+        for i in range(kh):
+            for j in range(kw):
+                total = dw.dtype.type(0)
+                for b in range(batch):
+                    for y in range(oh):
+                        for x in range(ow):
+                            total += xp[b, c, y + i, x + j] * dy[b, k, y, x]
+                dw[k, c, i, j] = total
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def unfold(xp, cols, kh, kw):
+    """im2col: ``cols[b, (c, i, j), (y, x)] = xp[b, c, y + i, x + j]``, one row of ``cols`` per task."""
+    batch, channels = xp.shape[0], xp.shape[1]
+    oh, ow = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
+    rows = channels * kh * kw
+    for t in prange(batch * rows):
+        b, r = t // rows, t % rows
+        c, i, j = r // (kh * kw), (r // kw) % kh, r % kw
+        for y in range(oh):
+            for x in range(ow):
+                cols[b, r, y * ow + x] = xp[b, c, y + i, x + j]
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def fold(cols, grad, kh, kw):
+    """col2im, the adjoint of :func:`unfold`: ``grad[b, c, y + i, x + j] += cols[b, (c, i, j), (y, x)]``.
+
+    Parallel over (image, channel): the taps of one channel overlap, so they stay on one thread.
+    ``grad`` is zeroed first.
+    """
+    batch, channels = grad.shape[0], grad.shape[1]
+    oh, ow = grad.shape[2] - kh + 1, grad.shape[3] - kw + 1
+    for t in prange(batch * channels):
+        b, c = t // channels, t % channels
+        grad[b, c, :, :] = 0
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                for y in range(oh):
+                    for x in range(ow):
+                        grad[b, c, y + i, x + j] += cols[b, r, y * ow + x]
