@@ -23,6 +23,13 @@ from ._layers import oriented, output_shape
 from ._problem import Problem
 
 
+def limit_blas(threads: int) -> str:
+    """Give BLAS ``threads`` threads for the calls that follow (the limit is process-wide); returns which BLAS."""
+    threadpool_limits(limits=threads, user_api="blas")
+    blas = [f"{i['internal_api']} {i['version']}" for i in threadpool_info() if i["user_api"] == "blas"]
+    return f"BLAS: {', '.join(blas) or 'none found'}"
+
+
 class GemmLayer(PreparedBase):
     """One pass of a layer by im2col and BLAS; the call is the timed work, the output stays in its buffer."""
 
@@ -38,10 +45,7 @@ class GemmLayer(PreparedBase):
             self._cols = np.empty((b, c * taps, pixels), dtype)
             self._out = np.empty(output_shape(problem) if problem.pass_ != "backward-weights" else (k, c * taps), dtype)
             self._matrix = np.empty((k, c * taps), dtype)
-        # BLAS threads are process-wide: set here for the calls that follow, and say which library ran.
-        threadpool_limits(limits=problem.threads, user_api="blas")
-        blas = [f"{i['internal_api']} {i['version']}" for i in threadpool_info() if i["user_api"] == "blas"]
-        self.notes = f"BLAS: {', '.join(blas) or 'none found'}"
+        self.notes = limit_blas(problem.threads)
         with self.stage("compile"):
             self._run()
 

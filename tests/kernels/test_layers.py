@@ -112,3 +112,36 @@ def test_cpu_layer_inputs_of_the_wrong_shape_are_refused():
     expected = r"forward pass: second input has shape \(4, 2, 3, 3\), expected \(4, 3, 3, 3\)"
     with pytest.raises(ValueError, match=expected):
         DirectLayer(problem, x, w[:, :2])
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+@pytest.mark.parametrize("pass_", ["forward", "backward-data"])
+@pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full")])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_winograd_matches_the_reference(tile, pass_, op, mode, dtype):
+    from kernels._winograd import WinogradLayer
+
+    # 13 x 10 outputs in valid mode: partial tiles at the bottom and right for both tile sizes.
+    problem = Problem(op, mode, (15, 12), (3, 3), dtype, 2, 2, 3, 5, pass_)
+    first, second = layer_inputs(problem, seed=3)
+    prepared = WinogradLayer(problem, first, second, tile=tile)
+    prepared()
+    expected = reference_layer(problem, first, second)
+    error = np.abs(prepared.result() - expected).max()
+    # Lavin and Gray's fp32 maxima were 1.5e-5..5.3e-5 for F(2x2) and 2.8e-4..1.1e-3 for F(4x4) on deep layers;
+    # these layers sum far fewer terms.
+    assert error <= {("float32", 2): 2e-5, ("float32", 4): 1e-4}.get((dtype, tile), 1e-12)
+
+
+def test_winograd_refuses_what_it_does_not_compute():
+    from kernels._winograd import WinogradLayer
+
+    problem = Problem("corr", "same", (8, 8), (5, 5), "float32", 1, 1, 2, 2)
+    with pytest.raises(ValueError, match="needs 3x3 filters, got 5x5"):
+        WinogradLayer(problem, *layer_inputs(problem))
+    problem = Problem("corr", "same", (8, 8), (3, 3), "float32", 1, 1, 2, 2, "backward-weights")
+    with pytest.raises(ValueError, match="backward-weights is not a 3x3 filter"):
+        WinogradLayer(problem, *layer_inputs(problem))
+    problem = Problem("corr", "same", (8, 8), (3, 3), "float32", 1, 1, 2, 2)
+    with pytest.raises(ValueError, match="acceptable tiles are 2 and 4"):
+        WinogradLayer(problem, *layer_inputs(problem), tile=6)
