@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
-from harness.analyse.derived import add_rates
-from harness.measure.case import run_case
-from harness.plan.cases import Case, Timing
 from harness.sweep.threads import apply_thread_settings
-from kernels import Problem
 
-# The bench scripts are entry points: thread settings before numba's pool starts.
+# The bench scripts are entry points: thread settings before numpy loads OpenBLAS and numba's pool starts.
 apply_thread_settings()
+
+import pandas as pd  # noqa: E402
+
+from harness.analyse.derived import add_rates  # noqa: E402
+from harness.measure.case import run_case  # noqa: E402
+from harness.plan.cases import Case, Timing  # noqa: E402
+from kernels import Problem  # noqa: E402
 
 
 def rows_by_backend(problem: Problem, backends: list[str], timing: Timing) -> dict[str, dict]:

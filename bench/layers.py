@@ -1,0 +1,191 @@
+"""Issue 16's speed goals for CNN layers on the CPU, measured in one run (a first cut: ResNet-50's 3x3 layers).
+
+    .venv/bin/python bench/layers.py [--threads 2] [--batches 1 8]
+
+ResNet-50's 3x3 convolutions (He et al., "Deep Residual Learning", Table 1:
+conv2_x..conv5_x, C = K = 64, 128, 256, 512 at 56, 28, 14 and 7 pixels; mode
+`same`, float32). For each layer and batch, the layer algorithms of `kernels`
+and ONNX Runtime's `Conv` (when `onnxruntime` and `onnx` are installed: `pip
+install onnxruntime onnx`) are timed in interleaved rounds by the harness's
+timer, and the script prints:
+
+  1. forward, each algorithm against ONNX Runtime (goal: the fastest of ours >= 1.0x on every layer,
+     geometric mean >= 1.2x);
+  2. Winograd F(4x4, 3x3) against our direct layer (goal >= 1.5x where C, K >= 64);
+  3. im2col + GEMM against its matrix product alone (goal: the unfold adds <= 30 %);
+  4. each backward pass against the same algorithm's forward pass (goal within 1.3x).
+
+ONNX Runtime runs as its users would: graph optimisations on (its default), the
+weights as an initializer (so it may prepack them once, at session creation),
+`intra_op_num_threads` = threads. Our algorithms pay every weight transform in
+each call, as a training step does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import _runs  # noqa: F401  (first: importing it applies the thread settings)
+import numpy as np
+
+from harness.measure.timing import calibrate_loops, interleaved_samples, time_call
+from kernels import PreparedBase, Problem
+from kernels._layer_direct import DirectLayer
+from kernels._layer_gemm import GemmLayer, limit_blas
+from kernels._layers import layer_inputs, output_shape
+from kernels._winograd import WinogradLayer
+
+RESNET50_3X3 = ((64, 56), (128, 28), (256, 14), (512, 7))
+SAMPLES, MIN_SAMPLE_SECONDS = 7, 0.05
+
+
+class OnnxConv(PreparedBase):
+    """ONNX Runtime's ``Conv`` on the CPU for a forward layer, weights as an initializer."""
+
+    def __init__(self, problem: Problem, x: np.ndarray, w: np.ndarray):
+        super().__init__()
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+
+        (top, left), (kh, kw) = problem.pad_before, problem.kernel_shape
+        pads = [top, left, kh - 1 - top, kw - 1 - left]  # ONNX: begins, then ends
+        node = helper.make_node("Conv", ["x", "w"], ["y"], pads=pads, strides=[1, 1])
+        graph = helper.make_graph(
+            [node],
+            "layer",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(output_shape(problem)))],
+            initializer=[numpy_helper.from_array(w, "w")],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = problem.threads, 1
+        # Its pool spins after each run by default, taking the cores from whatever is timed next (our GEMM
+        # ran 1.8x slower after it); asleep, it pays a wake-up of microseconds on calls of milliseconds.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        with self.stage("plan"):
+            self._session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        self._feed, self._out = {"x": x}, None
+
+    def __call__(self) -> None:
+        self._out = self._session.run(None, self._feed)[0]
+
+    def result(self) -> np.ndarray:
+        return self._out.copy()
+
+
+class BareMatmul(PreparedBase):
+    """The matrix product of :class:`GemmLayer` alone, on its own unfolded columns."""
+
+    def __init__(self, gemm: GemmLayer):
+        super().__init__()
+        problem = gemm.problem
+        self._w = np.ascontiguousarray(gemm.second.reshape(problem.out_channels, -1))
+        self._cols, self._out = gemm._cols, np.empty((problem.batch, problem.out_channels, problem.outputs), np.float32)
+
+    def __call__(self) -> None:
+        np.matmul(self._w, self._cols, out=self._out)
+
+
+def onnx_ready() -> str:
+    """'' when ONNX Runtime can run here, else why not."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        return f"{exc}; pip install onnxruntime onnx"
+    return ""
+
+
+def medians(prepared: dict) -> dict[str, float]:
+    """Median seconds per call of each prepared case, timed in interleaved rounds."""
+    loops = {}
+    for name, case in prepared.items():
+        case()  # warm-up
+        loops[name] = calibrate_loops(time_call(case, 1), MIN_SAMPLE_SECONDS)
+    samples = interleaved_samples(prepared, loops, SAMPLES)
+    return {name: float(np.median(values)) for name, values in samples.items()}
+
+
+def check(problem: Problem, prepared: dict, reference: np.ndarray) -> None:
+    for name, case in prepared.items():
+        if name == "matmul":
+            continue
+        error = float(np.abs(case.result() - reference).max())
+        if error > 1e-2:
+            raise SystemExit(f"{name} {problem}: max error {error:.3g} against direct")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    args = parser.parse_args()
+    onnx_missing = onnx_ready()
+    print(f"BLAS for our matrix products: {limit_blas(args.threads)}; threads {args.threads}")
+    if onnx_missing:
+        print(f"ONNX Runtime unavailable ({onnx_missing}): goal 1 is not measured")
+    rows = []
+    for batch in args.batches:
+        for channels, size in RESNET50_3X3:
+            times = {}
+            for pass_ in ("forward", "backward-data", "backward-weights"):
+                problem = Problem("corr", "same", (size, size), (3, 3), "float32", args.threads, batch, channels,
+                                  channels, pass_)  # fmt: skip
+                first, second = layer_inputs(problem)
+                cases = {"direct": DirectLayer(problem, first, second), "gemm": GemmLayer(problem, first, second)}
+                if pass_ != "backward-weights":
+                    cases["winograd-2"] = WinogradLayer(problem, first, second, tile=2)
+                    cases["winograd-4"] = WinogradLayer(problem, first, second, tile=4)
+                if pass_ == "forward":
+                    cases["matmul"] = BareMatmul(cases["gemm"])
+                    if not onnx_missing:
+                        cases["onnxruntime"] = OnnxConv(problem, first, second)
+                for case in cases.values():
+                    case()
+                check(problem, cases, cases["direct"].result())
+                times.update({(pass_, name): t for name, t in medians(cases).items()})
+            rows.append((batch, channels, size, times))
+    _report(rows, bool(onnx_missing))
+
+
+def _layer(batch: int, channels: int, size: int) -> str:
+    return f"B={batch} C=K={channels:3d} {size:2d}x{size:<2d}"
+
+
+def _report(rows, no_onnx: bool) -> None:
+    ours = ("direct", "gemm", "winograd-2", "winograd-4")
+    print("\n1. forward: ONNX Runtime's time over ours (above 1: ours is faster)")
+    best_ratios = []
+    for batch, channels, size, t in rows:
+        line = f"  {_layer(batch, channels, size)}"
+        for name in ours:
+            line += f"  {name} {t[('forward', name)] * 1e3:7.2f} ms"
+        if not no_onnx:
+            onnx = t[("forward", "onnxruntime")]
+            best = min(t[("forward", name)] for name in ours)
+            best_ratios.append(onnx / best)
+            line += f"  onnxruntime {onnx * 1e3:6.2f} ms  fastest of ours: {onnx / best:.2f}x"
+        print(line)
+    if best_ratios:
+        geomean = math.exp(np.mean(np.log(best_ratios)))
+        print(f"  fastest of ours vs ONNX Runtime: min {min(best_ratios):.2f}x, geometric mean {geomean:.2f}x")
+    print("\n2. winograd F(4x4, 3x3) forward over our direct layer (time ratio direct / winograd)")
+    for batch, channels, size, t in rows:
+        print(f"  {_layer(batch, channels, size)}  {t[('forward', 'direct')] / t[('forward', 'winograd-4')]:.2f}x")
+    print("\n3. im2col + GEMM forward over its matrix product alone (goal <= 1.30)")
+    for batch, channels, size, t in rows:
+        print(f"  {_layer(batch, channels, size)}  {t[('forward', 'gemm')] / t[('forward', 'matmul')]:.2f}")
+    print("\n4. backward passes over the forward pass of the same algorithm (goal <= 1.30)")
+    for batch, channels, size, t in rows:
+        parts = []
+        for name in ("direct", "gemm", "winograd-4"):
+            for pass_ in ("backward-data", "backward-weights"):
+                if (pass_, name) in t:
+                    parts.append(f"{name} {pass_} {t[(pass_, name)] / t[('forward', name)]:.2f}")
+        print(f"  {_layer(batch, channels, size)}  " + ", ".join(parts))
+
+
+if __name__ == "__main__":
+    main()
