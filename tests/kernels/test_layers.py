@@ -133,6 +133,17 @@ def test_winograd_matches_the_reference(tile, pass_, op, mode, dtype):
     assert error <= {("float32", 2): 2e-5, ("float32", 4): 1e-4}.get((dtype, tile), 1e-12)
 
 
+def test_winograd_with_filters_transformed_once_gives_the_same_output():
+    from kernels._winograd import WinogradLayer
+
+    problem = Problem("corr", "same", (9, 9), (3, 3), "float32", 1, 2, 3, 4)
+    x, w = layer_inputs(problem)
+    each, once = WinogradLayer(problem, x, w), WinogradLayer(problem, x, w, filters_once=True)
+    each(), once()
+    assert np.array_equal(each.result(), once.result())
+    assert "filter_transform" in once.setup_seconds and "filter_transform" not in each.setup_seconds
+
+
 def test_winograd_refuses_what_it_does_not_compute():
     from kernels._winograd import WinogradLayer
 
