@@ -14,6 +14,8 @@ Version 3 added the ``machine`` column; an older table gets it from its
 Version 4 added visits (``timing.visits``): journal rows carry their ``visit``,
 and the table pools a row's visits into one, with ``visits`` and
 ``visit_medians_s``; an older table was measured in one visit and loads as such.
+Version 4 also added CNN layers' case columns (:data:`LAYER`); an older table
+holds single images and loads with :data:`LAYER_DEFAULTS`.
 """
 
 from __future__ import annotations
@@ -53,10 +55,15 @@ class Column:
     meaning: str
 
 
+# A CNN layer's parts of a case, and their values for one image and one kernel (every row before layers).
+LAYER = ("batch", "in_channels", "out_channels", "pass")
+LAYER_DEFAULTS = {"batch": 1, "in_channels": 1, "out_channels": 1, "pass": "forward"}
 # A case: the problem, the inputs and their seed. Rows of one case share these.
-CASE_COLUMNS = ("op", "mode", "image_h", "image_w", "kernel_h", "kernel_w", "dtype", "threads", "dist", "seed")
+CASE_COLUMNS = (
+    "op", "mode", "image_h", "image_w", "kernel_h", "kernel_w", "dtype", "threads", *LAYER, "dist", "seed"
+)  # fmt: skip
 # Parts of a case the analyses group by: a cost model is fitted per backend and KIND.
-KIND = ("op", "mode", "dtype", "threads")
+KIND = ("op", "mode", "dtype", "threads", *LAYER)
 IMAGE_SIZE = ("image_h", "image_w")
 KERNEL_SIZE = ("kernel_h", "kernel_w")
 INPUTS = ("dist", "seed")
@@ -68,7 +75,7 @@ _STATUS_TEXT = "; ".join(f"`{name}`: {text}" for name, text in STATUSES.items())
 
 COLUMNS: tuple[Column, ...] = (
     Column("backend", "", "registered name of the backend"),
-    Column("method", "", "`direct` or `fft`"),
+    Column("method", "", "`direct`, `fft`, `gemm` (im2col + matrix product) or `winograd`"),
     Column("device", "", "`cpu` or `cuda`"),
     Column("op", "", "`corr` (no kernel flip) or `conv` (kernel flipped on every axis)"),
     Column("mode", "", "`full`, `same` or `valid`"),
@@ -78,6 +85,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("kernel_w", "samples", "kernel columns"),
     Column("dtype", "", "`float32` or `float64`: inputs, output and arithmetic"),
     Column("threads", "", "CPU threads the backend was given"),
+    Column("batch", "", "CNN layer: images per call (B; 1 for one image)"),
+    Column("in_channels", "", "CNN layer: maps per image (C), each kernel summed over them"),
+    Column("out_channels", "", "CNN layer: filters (K), each of `in_channels` kernels"),
+    Column(
+        "pass",
+        "",
+        "CNN layer: `forward` (correlation summed over channels), `backward-data` (gradient for the images) or "
+        "`backward-weights` (gradient for the filters)",
+    ),
     Column("dist", "", "input distribution: `uniform`, `normal`, `image` or `hdr`"),
     Column("seed", "", "input seed; the inputs are reproducible from it, `dist` and the shapes"),
     Column("options", "", "the backend's options in force, e.g. `planner=FFTW_MEASURE` (empty without)"),
@@ -160,7 +176,7 @@ ADDED_IN_2 = (
     "steal_frac",
 )
 ADDED_IN_3 = ("machine",)
-ADDED_IN_4 = ("visits", "visit_medians_s")
+ADDED_IN_4 = ("visits", "visit_medians_s", *LAYER)
 # A journal row's visit (0 for the first visit of its case); the table pools a row's visits.
 VISIT = "visit"
 
@@ -168,12 +184,24 @@ VISIT = "visit"
 def case_identity(problem: Problem, dist: str, seed: int) -> dict:
     """The case columns of a row, from a ``kernels.Problem``, the input distribution and the seed."""
     (image_h, image_w), (kernel_h, kernel_w) = problem.image_shape, problem.kernel_shape
-    values = (problem.op, problem.mode, image_h, image_w, kernel_h, kernel_w, problem.dtype, problem.threads)
+    values = (
+        problem.op, problem.mode, image_h, image_w, kernel_h, kernel_w, problem.dtype, problem.threads,
+        problem.batch, problem.in_channels, problem.out_channels, problem.pass_,
+    )  # fmt: skip
     return {**dict(zip(CASE_COLUMNS, values)), "dist": dist, "seed": seed}
+
+
+def _layer_value(row, column: str):
+    """A layer column of a row, or its single-image value where the row predates layers (missing or NaN)."""
+    value = row.get(column)  # dicts and pandas rows alike
+    if value is None or (isinstance(value, float) and value != value):
+        return LAYER_DEFAULTS[column]
+    return value if column == "pass" else int(value)
 
 
 def row_problem(row) -> Problem:
     """The ``kernels.Problem`` of a row (a dict or a Series): the inverse of :func:`case_identity`."""
+    batch, in_channels, out_channels, pass_ = (_layer_value(row, c) for c in LAYER)
     return Problem(
         row["op"],
         row["mode"],
@@ -181,12 +209,19 @@ def row_problem(row) -> Problem:
         (int(row["kernel_h"]), int(row["kernel_w"])),
         row["dtype"],
         int(row["threads"]),
+        batch,
+        in_channels,
+        out_channels,
+        pass_,
     )
 
 
 def case_key(identity: dict) -> tuple:
-    """The key of a case: its case columns, in order, from a row or a :func:`case_identity`."""
-    return tuple(identity[c] for c in CASE_COLUMNS)
+    """The key of a case: its case columns, in order, from a row or a :func:`case_identity`.
+
+    A row from before layers (schema 3 and older) has the single-image values of the layer columns.
+    """
+    return tuple(_layer_value(identity, c) if c in LAYER_DEFAULTS else identity[c] for c in CASE_COLUMNS)
 
 
 def row_key(row: dict) -> tuple:

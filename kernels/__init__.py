@@ -6,7 +6,7 @@ Nothing here imports from the sweep machinery in ``harness``.
 from ._api import convolve, correlate
 from ._base import Backend, BackendBase, HostPrepared, Prepared, PreparedBase, check_inputs
 from ._fft_geometry import fft_shape, next_fast_len
-from ._problem import DTYPES, MODES, OPS, Problem, effective_kernel
+from ._problem import DTYPES, MODES, OPS, PASSES, Problem, effective_kernel
 from ._registry import ENTRY_POINT_GROUP, UnavailableBackend, backends, get_backend, register
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "HostPrepared",
     "MODES",
     "OPS",
+    "PASSES",
     "Prepared",
     "PreparedBase",
     "Problem",

@@ -24,7 +24,7 @@ from ._messages import allowed_list, nearest
 from ._optional import import_problem
 from ._problem import Problem
 
-METHODS = ("direct", "fft")
+METHODS = ("direct", "fft", "gemm", "winograd")
 DEVICES = ("cpu", "cuda")
 
 
@@ -108,7 +108,7 @@ class BackendBase:
     ----------------
     name : str
         Registry name, e.g. ``"numba-cpu"``.
-    method : {"direct", "fft"}
+    method : {"direct", "fft", "gemm", "winograd"}
     device : {"cpu", "cuda"}
     requires : tuple of str
         Modules that must import for the backend to run; :meth:`available`
@@ -118,6 +118,10 @@ class BackendBase:
     OPTIONS : dict
         Option name -> its acceptable values; the default of each is the class
         attribute of the same name. ``[backend_options.NAME]`` in a config sets them.
+    takes_layers : bool
+        Whether ``prepare`` takes CNN layer problems (:attr:`Problem.is_layer`:
+        4-D inputs of :func:`kernels._layers.input_shapes`); False by default,
+        and the harness records the others' layer rows as ``unsupported``.
     """
 
     name: str = ""
@@ -126,6 +130,7 @@ class BackendBase:
     requires: tuple[str, ...] = ()
     install_hint: str = ""
     OPTIONS: ClassVar[dict[str, tuple]] = {}
+    takes_layers: ClassVar[bool] = False
 
     def available(self) -> tuple[bool, str]:
         """Whether the backend can run here: its modules import and :meth:`device_ready` agrees."""
@@ -190,6 +195,9 @@ class BackendBase:
         spectra) for FFT backends.
         """
         item = problem.np_dtype.itemsize
+        if problem.is_layer:  # the float64 reference's output and padded images, and our own padded copy
+            padded = problem.batch * max(problem.in_channels, problem.out_channels) * math.prod(problem.padded_shape)
+            return problem.input_bytes() + 8 * (problem.input_bytes() // item + padded) + item * padded
         total = problem.input_bytes() + 8 * (problem.outputs + math.prod(problem.padded_shape))
         if self.method == "fft":
             return total + 7 * item * math.prod(fft_shape(problem))

@@ -19,23 +19,43 @@ from ._problem import Problem
 
 
 def check_layer_inputs(problem: Problem, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pass's inputs as C-contiguous arrays of the problem's dtype, or ``ValueError`` naming the shape expected."""
+    """The pass's inputs as C-contiguous 4-D arrays of the problem's dtype, or ``ValueError`` naming the shape expected.
+
+    One image and one kernel (not :attr:`~kernels.Problem.is_layer`) may come as 2-D arrays, as backends get them.
+    """
     out = []
     for name, array, shape in zip(("first", "second"), (first, second), input_shapes(problem)):
         array = np.asarray(array)
+        if not problem.is_layer and array.size == np.prod(shape):
+            array = array.reshape(shape)
         if array.shape != shape:
             raise ValueError(f"{problem.pass_} pass: {name} input has shape {array.shape}, expected {shape}")
         out.append(np.ascontiguousarray(array, dtype=problem.np_dtype))
     return out[0], out[1]
 
 
-class DirectLayer(PreparedBase):
-    """One pass of a layer by direct loops; the call is the timed work, the output stays in its buffer."""
+class LayerPrepared(PreparedBase):
+    """What the layer algorithms share: the inputs checked, and the output as the problem's shape."""
 
     def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray):
         super().__init__()
         self.problem = problem
         self.first, self.second = check_layer_inputs(problem, first, second)
+
+    def _output(self) -> np.ndarray:
+        """The last output, 4-D; :meth:`result` gives a copy in the problem's shape."""
+        raise NotImplementedError
+
+    def result(self) -> np.ndarray:
+        out = self._output()
+        return out.reshape(self.problem.out_shape).copy() if not self.problem.is_layer else out.copy()
+
+
+class DirectLayer(LayerPrepared):
+    """One pass of a layer by direct loops; the call is the timed work, the output stays in its buffer."""
+
+    def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray):
+        super().__init__(problem, first, second)
         dtype, kind = problem.np_dtype, problem.pass_
         with self.stage("alloc"):
             self._out = np.empty(output_shape(problem), dtype)
@@ -67,7 +87,7 @@ class DirectLayer(PreparedBase):
             numba.set_num_threads(self.problem.threads)
         self._run()
 
-    def result(self) -> np.ndarray:
+    def _output(self) -> np.ndarray:
         if self.problem.pass_ == "backward-weights":
-            return oriented(self.problem, self._out).copy()  # a conv layer's weights gradient, flipped back
-        return self._out.copy()
+            return oriented(self.problem, self._out)  # a conv layer's weights gradient, flipped back
+        return self._out

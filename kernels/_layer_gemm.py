@@ -16,8 +16,7 @@ import numba
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from ._base import PreparedBase
-from ._layer_direct import check_layer_inputs
+from ._layer_direct import LayerPrepared
 from ._layer_loops import fold, pad_into, unfold
 from ._layers import oriented, output_shape
 from ._problem import Problem
@@ -26,17 +25,17 @@ from ._problem import Problem
 def limit_blas(threads: int) -> str:
     """Give BLAS ``threads`` threads for the calls that follow (the limit is process-wide); returns which BLAS."""
     threadpool_limits(limits=threads, user_api="blas")
-    blas = [f"{i['internal_api']} {i['version']}" for i in threadpool_info() if i["user_api"] == "blas"]
-    return f"BLAS: {', '.join(blas) or 'none found'}"
+    found = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    numpy_own = [i for i in found if "numpy" in i.get("filepath", "")] or found  # others may be loaded beside it
+    names = [f"{i['internal_api']} {i['version']}" for i in numpy_own]
+    return f"BLAS: {', '.join(names) or 'none found'}"
 
 
-class GemmLayer(PreparedBase):
+class GemmLayer(LayerPrepared):
     """One pass of a layer by im2col and BLAS; the call is the timed work, the output stays in its buffer."""
 
     def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray):
-        super().__init__()
-        self.problem = problem
-        self.first, self.second = check_layer_inputs(problem, first, second)
+        super().__init__(problem, first, second)
         b, c, k = problem.batch, problem.in_channels, problem.out_channels
         taps, pixels = math.prod(problem.kernel_shape), problem.outputs
         dtype = problem.np_dtype
@@ -79,11 +78,11 @@ class GemmLayer(PreparedBase):
             numba.set_num_threads(self.problem.threads)
         self._run()
 
-    def result(self) -> np.ndarray:
+    def _output(self) -> np.ndarray:
         problem = self.problem
         if problem.pass_ == "forward":
-            return self._out.copy()
+            return self._out
         if problem.pass_ == "backward-weights":
-            return oriented(problem, self._out.reshape(output_shape(problem))).copy()
+            return oriented(problem, self._out.reshape(output_shape(problem)))
         (top, left), (h, w) = problem.pad_before, problem.image_shape
-        return self._padded[:, :, top : top + h, left : left + w].copy()
+        return self._padded[:, :, top : top + h, left : left + w]

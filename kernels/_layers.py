@@ -21,7 +21,6 @@ weight gradient flipped back). The two inputs of a pass are, in order:
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ._problem import Problem
 
@@ -45,12 +44,6 @@ def output_shape(problem: Problem) -> tuple[int, ...]:
         "backward-data": (b, c, *problem.image_shape),
         "backward-weights": (k, c, *problem.kernel_shape),
     }[problem.pass_]
-
-
-def layer_flops(problem: Problem) -> int:
-    """Floating-point operations of the direct method, 2 per multiply-add: ``2 B K C kh kw oh ow`` for every pass."""
-    kh, kw = problem.kernel_shape
-    return 2 * problem.batch * problem.out_channels * problem.in_channels * kh * kw * problem.outputs
 
 
 def pad_images(problem: Problem, x: np.ndarray, dtype=None) -> np.ndarray:
@@ -81,15 +74,24 @@ def reference_layer(problem: Problem, first: np.ndarray, second: np.ndarray) -> 
     ndarray
         float64, of :func:`output_shape`.
     """
-    first, second = np.asarray(first, np.float64), np.asarray(second, np.float64)
+    first, second = (np.asarray(a, np.float64).reshape(s) for a, s in zip((first, second), input_shapes(problem)))
     kh, kw = problem.kernel_shape
     oh, ow = problem.out_shape
+    # Tap by tap: one product over channels each, and nothing larger than the output held at once.
     if problem.pass_ == "forward":
-        windows = sliding_window_view(pad_images(problem, first), (kh, kw), axis=(2, 3))
-        return np.einsum("bcyxij,kcij->bkyx", windows, oriented(problem, second), optimize=True)
+        padded, filters = pad_images(problem, first), oriented(problem, second)
+        out = np.zeros(output_shape(problem))
+        for i in range(kh):
+            for j in range(kw):
+                out += np.einsum("bcyx,kc->bkyx", padded[:, :, i : i + oh, j : j + ow], filters[:, :, i, j])
+        return out
     if problem.pass_ == "backward-weights":
-        windows = sliding_window_view(pad_images(problem, first), (kh, kw), axis=(2, 3))
-        return oriented(problem, np.einsum("bcyxij,bkyx->kcij", windows, second, optimize=True))
+        padded = pad_images(problem, first)
+        out = np.empty(output_shape(problem))
+        for i in range(kh):
+            for j in range(kw):
+                out[:, :, i, j] = np.einsum("bcyx,bkyx->kc", padded[:, :, i : i + oh, j : j + ow], second)
+        return oriented(problem, out)
     # backward-data: scatter each output gradient back through every tap (the forward's adjoint), then crop.
     filters = oriented(problem, second)
     grad = np.zeros((problem.batch, problem.in_channels, *problem.padded_shape))

@@ -154,9 +154,12 @@ class Problem:
 
     @property
     def direct_flops(self) -> int:
-        """Floating-point operations of the direct method: 2 per multiply-add, zeros included."""
+        """Floating-point operations of the direct method: 2 per multiply-add, zeros included.
+
+        For a layer, ``2 B K C kh kw`` per output pixel, the same for each of its three passes.
+        """
         kh, kw = self.kernel_shape
-        return 2 * kh * kw * self.outputs
+        return 2 * kh * kw * self.outputs * self.batch * self.in_channels * self.out_channels
 
     @property
     def is_layer(self) -> bool:
@@ -184,11 +187,12 @@ class Problem:
         return padded
 
     def input_bytes(self) -> int:
-        """Bytes of image, kernel and output together (a lower bound on a case's memory)."""
+        """Bytes of images, kernels and outputs together (a lower bound on a case's memory)."""
         size = self.np_dtype.itemsize
         ih, iw = self.image_shape
         kh, kw = self.kernel_shape
-        return size * (ih * iw + kh * kw + self.outputs)
+        b, c, k = self.batch, self.in_channels, self.out_channels
+        return size * (b * c * ih * iw + k * c * kh * kw + b * k * self.outputs)
 
 
 def _is_dtype_like(value) -> bool:

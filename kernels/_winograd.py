@@ -23,8 +23,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._base import PreparedBase
-from ._layer_direct import check_layer_inputs
+from ._layer_direct import LayerPrepared
 from ._layer_gemm import limit_blas
 from ._layers import data_gradient_filters, data_gradient_padding, oriented, output_shape
 from ._problem import Problem
@@ -185,7 +184,7 @@ def output_transform(mm, at, out, tiles_h, tiles_w):
                         out[b, k, y, x] = pixel[k]
 
 
-class WinogradLayer(PreparedBase):
+class WinogradLayer(LayerPrepared):
     """``forward`` or ``backward-data`` of a layer with 3x3 filters by F(tile x tile, 3x3).
 
     With ``filters_once`` the filter transform runs once, in ``prepare`` (its
@@ -202,14 +201,13 @@ class WinogradLayer(PreparedBase):
     def __init__(
         self, problem: Problem, first: np.ndarray, second: np.ndarray, tile: int = 4, filters_once: bool = False
     ):
-        super().__init__()
         if problem.kernel_shape != (3, 3):
             kh, kw = problem.kernel_shape
             raise ValueError(f"Winograd F(m, 3x3) needs 3x3 filters, got {kh}x{kw}")
         if problem.pass_ == "backward-weights":
             raise ValueError("Winograd F(m, 3x3) does forward and backward-data; backward-weights is not a 3x3 filter")
-        self.problem, self.tile, self.filters_once = problem, tile, filters_once
-        self.first, self.second = check_layer_inputs(problem, first, second)
+        super().__init__(problem, first, second)
+        self.tile, self.filters_once = tile, filters_once
         dtype = problem.np_dtype
         self._bt, self._g, self._at = transforms(tile, dtype)
         a = tile + 2
@@ -259,5 +257,5 @@ class WinogradLayer(PreparedBase):
             numba.set_num_threads(self.problem.threads)
         self._run()
 
-    def result(self) -> np.ndarray:
-        return self._out.copy()
+    def _output(self) -> np.ndarray:
+        return self._out

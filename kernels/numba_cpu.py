@@ -16,6 +16,7 @@ import numpy as np
 
 from ._base import BackendBase, PreparedBase, check_inputs
 from ._direct_loops import bind_valid_correlation, warm_up
+from ._layer_direct import DirectLayer
 from ._padded import PaddedCorrelation
 from ._parallel import parallel_copy
 from ._placement import empty_apart_from
@@ -79,6 +80,7 @@ class NumbaCpuBackend(BackendBase):
     name = "numba-cpu"
     method = "direct"
     device = "cpu"
+    takes_layers = True  # layers run the channel loops of _layer_direct
 
     def supports(self, problem: Problem) -> tuple[bool, str]:
         limit = numba.config.NUMBA_NUM_THREADS
@@ -86,7 +88,9 @@ class NumbaCpuBackend(BackendBase):
             return False, f"{problem.threads} threads asked, numba has {limit} (NUMBA_NUM_THREADS)"
         return True, ""
 
-    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _NumbaCpuPrepared:
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> PreparedBase:
+        if problem.is_layer:
+            return DirectLayer(problem, image, kernel)
         return _NumbaCpuPrepared(problem, image, kernel)
 
 

@@ -35,7 +35,8 @@ def _match_score(model: CostModel, problem: Problem) -> tuple[int, int]:
 
 def _select_models(models: list[CostModel], problem: Problem, threads: int | None) -> tuple[list[CostModel], str]:
     """Per backend the model closest to the query: same dtype and threads, same mode and op if calibrated."""
-    same_dtype = [m for m in models if m.dtype == problem.dtype]
+    layer = (problem.batch, problem.in_channels, problem.out_channels, problem.pass_)
+    same_dtype = [m for m in models if m.dtype == problem.dtype and m.layer == layer]
     if not same_dtype:
         have = sorted({m.dtype for m in models}) or ["none"]
         raise UsageError(f"the calibration has no {problem.dtype} results; calibrated dtypes: {', '.join(have)}")

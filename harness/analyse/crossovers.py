@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..schema import IMAGE_SIZE, KERNEL_SIZE, KIND
 from .derived import ok_rows
-from .models import CostModel, fit_models
+from .models import CostModel, fit_models, kind_of
 
 GROUP = [*KIND, "dist", *IMAGE_SIZE]
 CROSSOVER_COLUMNS = GROUP + [
@@ -91,7 +91,7 @@ def predicted_crossover(direct: list[CostModel], fft: list[CostModel], image_sha
 def _models_by_group(models: list[CostModel]) -> dict:
     grouped: dict = {}
     for m in models:
-        grouped.setdefault((m.op, m.mode, m.dtype, int(m.threads)), []).append(m)
+        grouped.setdefault(m.kind, []).append(m)
     return grouped
 
 
@@ -128,13 +128,13 @@ def _crossover_records(best: pd.DataFrame, models: dict, pair_names=None) -> lis
             )
         else:
             record["direct_backend"] = record["fft_backend"] = ""
-        op, mode, dtype, threads = key[:4]
-        group = models.get((op, mode, dtype, int(threads)), [])
+        named = dict(zip(GROUP, key))
+        group = models.get(kind_of(named), [])
         chosen = [m for m in group if not pair_names or m.backend in pair_names]
         record["crossover_predicted"] = predicted_crossover(
             [m for m in chosen if m.method == "direct"],
             [m for m in chosen if m.method == "fft"],
-            (int(key[5]), int(key[6])),
+            (int(named["image_h"]), int(named["image_w"])),
             (n.min(), n.max()),
         )
         records.append(record)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..schema import SETUP_COLUMNS
+from ..schema import LAYER_DEFAULTS, SETUP_COLUMNS
 
 
 def linear_size(rows, cols):
@@ -20,10 +20,16 @@ def linear_size(rows, cols):
 
 
 def with_sizes(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` with ``image_n`` and ``kernel_n`` (see :func:`linear_size`)."""
+    """A copy of ``frame`` with ``image_n`` and ``kernel_n`` (see :func:`linear_size`).
+
+    Layer columns a frame lacks (one built by hand, or from before layers) get their single-image values.
+    """
     out = frame.copy()
     out["image_n"] = linear_size(out["image_h"], out["image_w"])
     out["kernel_n"] = linear_size(out["kernel_h"], out["kernel_w"])
+    for column, value in LAYER_DEFAULTS.items():
+        if column not in out:
+            out[column] = value
     return out
 
 

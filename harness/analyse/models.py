@@ -28,10 +28,11 @@ import pandas as pd
 
 from kernels import Problem, fft_shape, get_backend
 
-from ..schema import IMAGE_SIZE, KERNEL_SIZE, KIND, row_problem
+from ..schema import IMAGE_SIZE, KERNEL_SIZE, KIND, LAYER, LAYER_DEFAULTS, row_problem
 from .derived import linear_size, ok_rows, one_time_seconds
 
 MODEL_GROUP = ["backend", "method", "device", *KIND]
+SINGLE_IMAGE = tuple(LAYER_DEFAULTS[c] for c in LAYER)
 CASE_SIZE = [*IMAGE_SIZE, *KERNEL_SIZE]
 FORMULAS = {"direct": "a * n^2 * outputs + b", "fft": "c * P log2 P + d"}
 
@@ -150,6 +151,10 @@ class CostModel:
     mode: str
     dtype: str
     threads: int
+    batch: int
+    in_channels: int
+    out_channels: int
+    pass_: str
     slope: float
     intercept: float
     rms_rel: float
@@ -164,9 +169,19 @@ class CostModel:
     def formula(self) -> str:
         return FORMULAS.get(self.method, "slope * work + intercept")
 
+    @property
+    def kind(self) -> tuple:
+        """What the model was fitted on besides sizes (:data:`harness.schema.KIND`'s values): see :func:`kind_of`."""
+        return (self.op, self.mode, self.dtype, int(self.threads), *self.layer)
+
+    @property
+    def layer(self) -> tuple:
+        """``(batch, in_channels, out_channels, pass)``: all ones and ``forward`` for single images."""
+        return (int(self.batch), int(self.in_channels), int(self.out_channels), self.pass_)
+
     def problem(self, image_shape, kernel_shape) -> Problem:
         """The model's problem at other sizes."""
-        return Problem(self.op, self.mode, image_shape, kernel_shape, self.dtype, int(self.threads))
+        return Problem(self.op, self.mode, image_shape, kernel_shape, self.dtype, int(self.threads), *self.layer)
 
     def predict(self, problem: Problem, local: bool = False) -> float:
         """Predicted seconds per call for ``problem``."""
@@ -190,6 +205,12 @@ class CostModel:
         nearest = np.argsort(distance2)[:neighbours]
         weights = 1.0 / (distance2[nearest] + 1e-6)
         return float(np.sum(weights * points[nearest, 2]) / np.sum(weights))
+
+
+def kind_of(row) -> tuple:
+    """The :attr:`CostModel.kind` of a row or a group's named key (a dict or a pandas row)."""
+    return (row["op"], row["mode"], row["dtype"], int(row["threads"]), *(row[c] if c == "pass" else int(row[c])
+            for c in ("batch", "in_channels", "out_channels", "pass")))  # fmt: skip
 
 
 def case_medians(frame: pd.DataFrame) -> pd.DataFrame:
@@ -217,6 +238,7 @@ def fit_models(frame: pd.DataFrame) -> list[CostModel]:
         return models
     for key, part in cases.groupby(MODEL_GROUP, sort=True):
         ident = dict(zip(MODEL_GROUP, key))
+        ident["pass_"] = ident.pop("pass")  # a keyword in Python
         t = part["median_s"].to_numpy(float)
         work = row_work(part)
         slope, intercept = _fit_relative(work, t)
@@ -253,10 +275,15 @@ def fit_models(frame: pd.DataFrame) -> list[CostModel]:
 
 
 def model_table(models: list[CostModel]) -> pd.DataFrame:
-    """The fits as a table: formula, coefficients, goodness of fit and best complexity per model."""
+    """The fits as a table: formula, coefficients, goodness of fit and best complexity per model.
+
+    The layer columns are left out when every model is of single images.
+    """
+    single = all(m.layer == SINGLE_IMAGE for m in models)
+    group = [k for k in MODEL_GROUP if not (single and k in LAYER)]
     records = [
         {
-            **{k: vars(m)[k] for k in MODEL_GROUP},
+            **{k: vars(m)["pass_" if k == "pass" else k] for k in group},
             "formula": m.formula,
             "slope": m.slope,
             "intercept_s": m.intercept,
@@ -268,6 +295,6 @@ def model_table(models: list[CostModel]) -> pd.DataFrame:
         }
         for m in models
     ]
-    return pd.DataFrame.from_records(records, columns=MODEL_GROUP + [
+    return pd.DataFrame.from_records(records, columns=group + [
         "formula", "slope", "intercept_s", "rms_rel", "r2_log", "points", "complexity", "complexity_rms"
     ])  # fmt: skip

@@ -20,6 +20,11 @@ from .exact import exact_error_metrics, exact_reference
 from .reference import check_reference, check_result
 from .timing import cache_state, calibrate_loops, sample_until_stable, summarize, time_call
 
+# What an ok layer row's reason says of its error columns.
+LAYER_ERRORS = "errors against the float64 reference (the exact one covers single images)"
+# The reason a backend without ``takes_layers`` gives for a layer row.
+NO_LAYERS = "computes one image with one kernel; CNN layers need numba-cpu, im2col-gemm or winograd"
+
 
 def new_row(case: Case, backend, run_id: str) -> dict:
     """A row's identity (backend, its options, the case) with an empty status, for ``run_case`` to fill."""
@@ -55,7 +60,7 @@ def run_case(
         if not ok:
             row.update(status="unavailable", reason=reason)
             continue
-        ok, reason = backend.supports(problem)
+        ok, reason = backend.supports(problem) if backend.takes_layers or not problem.is_layer else (False, NO_LAYERS)
         if not ok:
             row.update(status="unsupported", reason=reason)
             continue
@@ -66,7 +71,8 @@ def run_case(
         if ref is None:
             image, kernel = make_inputs(case)
             ref = check_reference(problem, image, kernel)
-            exact = exact_reference(problem, image, kernel, case.seed)
+            # The exact reference covers one image and one kernel; a layer's errors are against the float64 one.
+            exact = None if problem.is_layer else exact_reference(problem, image, kernel, case.seed)
         try:
             prepared = backend.prepare(problem, image, kernel)
             row.update({f"{stage}_s": float(sec) for stage, sec in prepared.setup_seconds.items()})
@@ -76,12 +82,13 @@ def run_case(
             first[name] = time_call(prepared, 1, backend.device, timing.cache)
             output = prepared.result()
             status, reason, metrics = check_result(problem, output, ref)
-            if output.shape == problem.out_shape:
+            if exact is not None and output.shape == problem.out_shape:
                 metrics = exact_error_metrics(output, exact, problem.dtype)
         except Exception as exc:  # a failing backend is a row, not a crashed sweep
             row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
             continue
-        row.update(metrics, status=status, reason=reason or prepared.notes, first_call_s=first[name])
+        notes = "; ".join(n for n in (prepared.notes, LAYER_ERRORS if exact is None else "") if n)
+        row.update(metrics, status=status, reason=reason or notes, first_call_s=first[name])
         row["cache"] = cache_state(backend.device, timing.cache)
         if status == "ok":
             ready[name] = prepared

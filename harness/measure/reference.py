@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels import Problem, effective_kernel, next_fast_len
+from kernels._layers import reference_layer
 
 # Largest err_rel_l2 that still counts as a correct result, per dtype: well above
 # rounding (about sqrt(n^2) eps for direct sums, eps log N for FFT) and far below
@@ -36,7 +37,12 @@ SHIFT_ADD_BUDGET = 20_000_000
 
 
 def check_reference(problem: Problem, image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """The float64 output at every position, by the cheaper of shift-and-add and a full-size FFT."""
+    """The float64 output at every position, by the cheaper of shift-and-add and a full-size FFT.
+
+    A CNN layer's pass: :func:`kernels._layers.reference_layer`, tap by tap in float64.
+    """
+    if problem.is_layer:
+        return reference_layer(problem, image, kernel)
     if problem.direct_flops // 2 <= SHIFT_ADD_BUDGET:
         return reference(problem, image, kernel)
     x = np.asarray(image, dtype=np.float64).reshape(problem.image_shape)

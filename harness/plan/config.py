@@ -11,7 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from kernels import DTYPES, MODES, OPS, Problem, backends
+from kernels import DTYPES, MODES, OPS, PASSES, Problem, backends
 
 from ..errors import UsageError, allowed_list, nearest
 from ..machine.cpu import all_cores
@@ -39,9 +39,15 @@ SWEEP_KEYS = (
     "kernel_size",
     "kernel_shape",
     "threads",
+    "batch",
+    "in_channels",
+    "out_channels",
+    "pass",
     "dist",
     "seed",
 )
+# Input distributions a CNN layer can be drawn from (the others are shaped for one image and one kernel).
+LAYER_DISTRIBUTIONS = ("uniform", "normal")
 TIMING_KEYS = (
     "samples",
     "warmup",
@@ -104,17 +110,32 @@ def parse_config(raw: dict, default_name: str = "sweep") -> SweepConfig:
     kernels = _shapes(sweep, "kernel_size", "kernel_shape")
     threads = _threads(sweep.get("threads", "all"))
     seed = _integer(sweep.get("seed", 0), "sweep.seed", minimum=0)
+    layers = list(
+        itertools.product(
+            _counts(sweep, "batch"),
+            _counts(sweep, "in_channels"),
+            _counts(sweep, "out_channels"),
+            _choices(sweep, "pass", PASSES, "forward"),
+        )
+    )
+    if layers != [(1, 1, 1, "forward")]:
+        for dist in dists:
+            if dist not in LAYER_DISTRIBUTIONS:
+                raise UsageError(
+                    f"sweep.dist: {dist!r} is drawn for one image and one kernel; CNN layers (batch, channels, "
+                    f"pass) take {allowed_list(LAYER_DISTRIBUTIONS)}"
+                )
 
     cases = []
-    for op, mode, image, kernel, dtype, nthreads, dist in itertools.product(
-        ops, modes, images, kernels, dtypes, threads, dists
+    for op, mode, image, kernel, dtype, nthreads, layer, dist in itertools.product(
+        ops, modes, images, kernels, dtypes, threads, layers, dists
     ):
         if mode == "valid" and (kernel[0] > image[0] or kernel[1] > image[1]):
             raise UsageError(
                 f"sweep: kernel {kernel[0]}x{kernel[1]} is larger than image {image[0]}x{image[1]} in mode 'valid'; "
                 "drop that kernel size or use mode 'same' or 'full'"
             )
-        cases.append(Case(Problem(op, mode, image, kernel, dtype, nthreads), dist, seed))
+        cases.append(Case(Problem(op, mode, image, kernel, dtype, nthreads, *layer), dist, seed))
 
     options = _backend_options(raw.get("backend_options", {}), names, known)
     name = raw.get("name", default_name)
@@ -225,6 +246,14 @@ def _integer(value, where: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UsageError(f"{where} must be an integer >= {minimum}, got {value!r}")
     return value
+
+
+def _counts(table: dict, key: str) -> list[int]:
+    """A layer count (``batch``, ``in_channels``, ``out_channels``): a positive integer or a list; 1 if absent."""
+    values = _as_list(table.get(key, 1))
+    if not values:
+        raise UsageError(f"sweep.{key} must be a positive integer or a non-empty list of them")
+    return list(dict.fromkeys(_integer(v, f"sweep.{key}") for v in values))
 
 
 def _shapes(table: dict, size_key: str, shape_key: str) -> list[tuple[int, int]]:

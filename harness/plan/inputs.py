@@ -6,6 +6,9 @@ import zlib
 
 import numpy as np
 
+from kernels import PASSES
+from kernels._layers import input_shapes
+
 DISTRIBUTIONS = ("uniform", "normal", "image", "hdr")
 # hdr: share of bright points, and the decades of the faint background and the bright points.
 HDR_BRIGHT_SHARE = 0.001
@@ -14,6 +17,9 @@ HDR_FAINT, HDR_BRIGHT = (-6.0, -2.0), (2.0, 4.0)
 
 def make_inputs(case) -> tuple[np.ndarray, np.ndarray]:
     """Image and kernel for ``case``, drawn from ``case.dist`` and cast to its dtype.
+
+    For a CNN layer, the pass's two inputs (:func:`kernels._layers.input_shapes`),
+    ``uniform`` or ``normal`` only.
 
     The generator is seeded from the seed, the distribution and the shapes, so a
     case gets the same inputs in every run and on every machine.
@@ -28,6 +34,8 @@ def make_inputs(case) -> tuple[np.ndarray, np.ndarray]:
     if case.dist not in DISTRIBUTIONS:
         raise ValueError(f"unknown dist {case.dist!r}; acceptable: {', '.join(DISTRIBUTIONS)}")
     tag = zlib.crc32(case.dist.encode())
+    if p.is_layer:
+        return _layer_inputs(case, tag)
     rng = np.random.default_rng([case.seed, tag, *p.image_shape, *p.kernel_shape])
     if case.dist == "uniform":
         image = rng.random(p.image_shape) - 0.5
@@ -47,3 +55,14 @@ def make_inputs(case) -> tuple[np.ndarray, np.ndarray]:
         kernel = rng.random(p.kernel_shape) + 1e-3
         kernel /= kernel.sum()
     return image.astype(p.np_dtype), kernel.astype(p.np_dtype)
+
+
+def _layer_inputs(case, tag: int) -> tuple[np.ndarray, np.ndarray]:
+    p = case.problem
+    layer = (p.batch, p.in_channels, p.out_channels, PASSES.index(p.pass_))
+    rng = np.random.default_rng([case.seed, tag, *p.image_shape, *p.kernel_shape, *layer])
+    if case.dist not in ("uniform", "normal"):
+        raise ValueError(f"dist {case.dist!r} is for one image and one kernel; CNN layers take 'uniform' or 'normal'")
+    draw = (lambda shape: rng.random(shape) - 0.5) if case.dist == "uniform" else rng.standard_normal
+    first, second = (draw(shape).astype(p.np_dtype) for shape in input_shapes(p))
+    return first, second

@@ -20,7 +20,7 @@ from matplotlib.patches import Rectangle
 
 from ..analyse.crossovers import GROUP, crossover_curve, crossovers, fit_crossover_constant, predicted_crossover
 from ..analyse.derived import ok_rows, with_sizes
-from ..analyse.models import case_medians, fit_models, row_work
+from ..analyse.models import case_medians, fit_models, kind_of, row_work
 from ..schema import KIND
 from .style import FORMATS, backend_colour, seconds_axis
 
@@ -151,9 +151,8 @@ def plot_crossover(frame: pd.DataFrame, path: str | Path, title: str = "", forma
 
 def _plot_model_crossover(ax, models, part, colour, label, kernel_range) -> None:
     """The crossover the fitted cost models predict, on a grid of image sizes between the measured ones."""
-    first = part.iloc[0]
-    key = (first["op"], first["mode"], first["dtype"], int(first["threads"]))
-    group = [m for m in models if (m.op, m.mode, m.dtype, int(m.threads)) == key]
+    key = kind_of(part.iloc[0])
+    group = [m for m in models if m.kind == key]
     one_d = bool((part["image_h"] == 1).all())
     sizes = np.unique(np.geomspace(part["image_n"].min(), part["image_n"].max(), 24).round().astype(int))
     predicted = [
@@ -178,10 +177,11 @@ def plot_winner(frame: pd.DataFrame, path: str | Path, title: str = "", formats=
     cases = case_medians(frame)
     if cases.empty:
         raise ValueError("no successful rows to plot")
-    groups = list(cases.groupby(["op", "mode", "dtype", "threads"], sort=True))
+    groups = list(cases.groupby(list(KIND), sort=True))
     fig = Figure(figsize=(6.0 * len(groups), 4.8))
     axes = fig.subplots(1, len(groups), squeeze=False)
-    for ax, ((op, mode, dtype, threads), part) in zip(axes[0], groups):
+    for ax, (key, part) in zip(axes[0], groups):
+        op, mode, dtype, threads = key[:4]
         images = sorted(part["image_n"].unique())
         kernels = sorted(part["kernel_n"].unique())
         for (image_n, kernel_n), cell in part.groupby(["image_n", "kernel_n"]):
@@ -213,13 +213,14 @@ def plot_model(frame: pd.DataFrame, path: str | Path, title: str = "", formats=(
     if cases.empty:
         raise ValueError("no successful rows to plot")
     cases["work"] = row_work(cases)
-    models = {(m.backend, m.op, m.mode, m.dtype, int(m.threads)): m for m in fit_models(frame)}
-    groups = list(cases.groupby(["op", "mode", "dtype", "threads"], sort=True))
+    models = {(m.backend, *m.kind): m for m in fit_models(frame)}
+    groups = list(cases.groupby(list(KIND), sort=True))
     fig = Figure(figsize=(6.0 * len(groups), 4.8))
     axes = fig.subplots(1, len(groups), squeeze=False)
-    for ax, ((op, mode, dtype, threads), part) in zip(axes[0], groups):
+    for ax, (key, part) in zip(axes[0], groups):
+        op, mode, dtype, threads = key[:4]
         for backend, points in part.groupby("backend"):
-            model = models[(backend, op, mode, dtype, int(threads))]
+            model = models[(backend, *kind_of(points.iloc[0]))]
             colour = backend_colour(backend)
             ax.plot(points["work"], points["median_s"], "o", ms=3, color=colour)
             grid = np.geomspace(points["work"].min(), points["work"].max(), 100)
@@ -391,7 +392,8 @@ def plot_regret(scores: pd.DataFrame, path: str | Path, title: str = "", formats
     axes = fig.subplots(1, len(groups), squeeze=False)
     norm = matplotlib.colors.LogNorm(vmin=1.0, vmax=max(2.0, float(scores["convbench: regret"].max())))
     cmap = matplotlib.colormaps["Reds"]
-    for ax, ((op, mode, dtype, threads), part) in zip(axes[0], groups):
+    for ax, (key, part) in zip(axes[0], groups):
+        op, mode, dtype, threads = key[:4]
         images = sorted(part["image_n"].unique())
         kernels = sorted(part["kernel_n"].unique())
         for r in part.to_dict("records"):

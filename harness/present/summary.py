@@ -8,7 +8,7 @@ import pandas as pd
 from rich.table import Table
 
 from ..analyse.crossovers import crossovers
-from ..schema import KIND
+from ..schema import KIND, LAYER_DEFAULTS
 
 _CASE = [*KIND, "dist"]
 
@@ -18,13 +18,17 @@ def _fmt(value: float, spec: str = ".2f") -> str:
 
 
 def summary_tables(frame: pd.DataFrame) -> list[Table]:
-    """One rich table per (op, mode, dtype, threads, dist): a row per image size with its crossover."""
+    """One rich table per (op, mode, dtype, threads, layer, dist): a row per image size with its crossover."""
     table = crossovers(frame)
     out = []
     for key, part in table.groupby(_CASE, sort=True):
-        op, mode, dtype, threads, dist = key
+        named = dict(zip(_CASE, key))
+        layer = "" if all(named[c] == v for c, v in LAYER_DEFAULTS.items()) else (
+            f", layer B={named['batch']} C={named['in_channels']} K={named['out_channels']} {named['pass']}"
+        )
         t = Table(
-            title=f"crossover: {op} {mode} {dtype}, {threads} threads, {dist} inputs",
+            title=f"crossover: {named['op']} {named['mode']} {named['dtype']}, {named['threads']} threads, "
+            f"{named['dist']} inputs{layer}",
             caption="n*: smallest kernel size where FFT is faster; ratio: FFT time / direct time "
             "at the kernel sizes just below and at n*",
             title_justify="left",

@@ -13,7 +13,7 @@ import pandas as pd
 from ..errors import UsageError
 from ..machine.fingerprint import metadata_machine
 from ..measure.visits import pool_visits
-from ..schema import COLUMN_NAMES, JOURNAL, METADATA, SCHEMA_VERSION, TABLE, check_version
+from ..schema import COLUMN_NAMES, JOURNAL, LAYER_DEFAULTS, METADATA, SCHEMA_VERSION, TABLE, check_version
 from .journal import read_journal
 
 
@@ -91,8 +91,12 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
 
 
 def _older_filled(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
-    """``frame`` with what an older table lacks: one visit (schema 3 and older), the machine (2 and older)."""
+    """``frame`` with what older tables lack: one visit, single images (schema 3 and older), the machine (2)."""
     frame["visits"] = pd.to_numeric(frame["visits"]).fillna(1).astype(int)
+    for column, value in LAYER_DEFAULTS.items():  # single images, from before layers (schema 3 and older)
+        frame[column] = frame[column].fillna(value) if frame[column].notna().any() else value
+        if column != "pass":
+            frame[column] = frame[column].astype(int)
     missing = frame["machine"].isna()
     if missing.any() and meta:
         frame["machine"] = frame["machine"].astype(object)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from scipy.signal import convolve2d, correlate2d
 
 from kernels import Problem
-from kernels._layers import input_shapes, layer_flops, layer_inputs, output_shape, reference_layer
+from kernels._layers import input_shapes, layer_inputs, output_shape, reference_layer
 
 
 def _layer(op="corr", mode="valid", image=(7, 6), kernel=(3, 2), b=2, c=3, k=4, pass_="forward"):
@@ -76,7 +76,7 @@ def test_shapes_flops_and_bad_layers():
     problem = _layer(mode="valid", pass_="backward-weights")
     assert input_shapes(problem) == ((2, 3, 7, 6), (2, 4, 5, 5))
     assert output_shape(problem) == (4, 3, 3, 2)
-    assert layer_flops(problem) == 2 * 2 * 4 * 3 * 3 * 2 * 5 * 5
+    assert problem.direct_flops == 2 * 2 * 4 * 3 * 3 * 2 * 5 * 5
     with pytest.raises(ValueError, match="unknown pass 'backwards'; acceptable passes are 'forward'"):
         _layer(pass_="backwards")
     with pytest.raises(ValueError, match="in_channels must be a whole number >= 1, got 0"):

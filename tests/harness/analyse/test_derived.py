@@ -72,7 +72,8 @@ def test_break_even_calls_per_pair():
         dict(backend="cheap", median_s=2e-3, plan_s=0.0, first_call_s=2e-3),
     ]
     case = dict(op="corr", mode="same", image_h=8, image_w=8, kernel_h=3, kernel_w=3, dtype="float32",
-                threads=1, dist="uniform", seed=0, status="ok")
+                threads=1, batch=1, in_channels=1, out_channels=1, dist="uniform", seed=0, status="ok")
+    case["pass"] = "forward"
     table = break_even_calls(pd.DataFrame([{**case, **r} for r in rows]))
     assert len(table) == 1 and table.loc[0, "faster"] == "fast" and table.loc[0, "cheaper_once"] == "cheap"
     assert table.loc[0, "median_calls"] == pytest.approx(100.0)  # 0.1 s of planning / 1 ms saved per call

@@ -1,0 +1,41 @@
+"""``im2col-gemm``: unfold the padded images into columns, then BLAS matrix products (:mod:`kernels._layer_gemm`).
+
+The route most frameworks took for CNN layers; every pass of a layer, and one
+image with one kernel as a layer of one channel.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._base import BackendBase
+from ._layer_gemm import GemmLayer
+from ._problem import Problem
+
+
+class Im2colGemmBackend(BackendBase):
+    """im2col + numpy's matmul on the CPU, BLAS threads set to the problem's."""
+
+    name = "im2col-gemm"
+    method = "gemm"
+    device = "cpu"
+    takes_layers = True
+
+    def supports(self, problem: Problem) -> tuple[bool, str]:
+        limit = numba.config.NUMBA_NUM_THREADS
+        if problem.threads > limit:
+            return False, f"{problem.threads} threads asked, numba has {limit} (NUMBA_NUM_THREADS)"
+        return True, ""
+
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> GemmLayer:
+        return GemmLayer(problem, image, kernel)
+
+    def memory_bytes(self, problem: Problem) -> int:
+        """The default, plus the unfolded columns: kernel taps x outputs for each image and channel."""
+        kh, kw = problem.kernel_shape
+        columns = problem.batch * max(problem.in_channels, problem.out_channels) * kh * kw * problem.outputs
+        return super().memory_bytes(problem) + problem.np_dtype.itemsize * columns
+
+
+BACKEND = Im2colGemmBackend()

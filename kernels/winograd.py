@@ -1,0 +1,54 @@
+"""``winograd``: minimal filtering F(2x2, 3x3) or F(4x4, 3x3) for 3x3 kernels (:mod:`kernels._winograd`).
+
+Options: ``tile`` (4 by default: 4x4 outputs per tile, 4x fewer multiplications
+than direct; 2: 2.25x fewer, smaller errors) and ``filters`` (``per-call``: the
+filter transform is part of every call, as in training; ``once``: done in
+``prepare``, as an inference engine prepacks constant weights). Forward and
+backward-data passes.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._base import BackendBase
+from ._problem import Problem
+from ._winograd import WinogradLayer
+
+
+class WinogradBackend(BackendBase):
+    """Winograd's F(m x m, 3x3) on the CPU: Numba transforms, BLAS products over channels."""
+
+    name = "winograd"
+    method = "winograd"
+    device = "cpu"
+    takes_layers = True
+    OPTIONS = {"tile": (4, 2), "filters": ("per-call", "once")}
+    tile = 4
+    filters = "per-call"
+
+    def supports(self, problem: Problem) -> tuple[bool, str]:
+        if problem.kernel_shape != (3, 3):
+            kh, kw = problem.kernel_shape
+            return False, f"F(m, 3x3) computes 3x3 kernels only, not {kh}x{kw}"
+        if problem.pass_ == "backward-weights":
+            return False, "backward-weights is not a 3x3 filter of the inputs"
+        limit = numba.config.NUMBA_NUM_THREADS
+        if problem.threads > limit:
+            return False, f"{problem.threads} threads asked, numba has {limit} (NUMBA_NUM_THREADS)"
+        return True, ""
+
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> WinogradLayer:
+        return WinogradLayer(problem, image, kernel, tile=self.tile, filters_once=self.filters == "once")
+
+    def memory_bytes(self, problem: Problem) -> int:
+        """The default, plus the transformed inputs, filters and products (a^2 planes of each)."""
+        a = self.tile + 2
+        tiles = problem.batch * -(-problem.out_shape[0] // self.tile) * -(-problem.out_shape[1] // self.tile)
+        c, k = problem.in_channels, problem.out_channels
+        planes = a * a * (tiles * (c + k) + c * k)
+        return super().memory_bytes(problem) + problem.np_dtype.itemsize * planes
+
+
+BACKEND = WinogradBackend()
