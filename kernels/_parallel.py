@@ -6,7 +6,16 @@ would cap the speed-up (Amdahl) and blur what the algorithm itself costs.
 
 from __future__ import annotations
 
+import numba
 from numba import njit, prange
+
+
+def numba_threads_supported(threads: int) -> tuple[bool, str]:
+    """Whether numba's pool can give a case ``threads`` threads (``NUMBA_NUM_THREADS`` caps it); if not, why."""
+    limit = numba.config.NUMBA_NUM_THREADS
+    if threads > limit:
+        return False, f"{threads} threads asked, numba has {limit} (NUMBA_NUM_THREADS)"
+    return True, ""
 
 
 @njit(parallel=True, boundscheck=False, cache=True)

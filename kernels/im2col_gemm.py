@@ -6,11 +6,11 @@ image with one kernel as a layer of one channel.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from ._base import BackendBase
 from ._layer_gemm import GemmLayer
+from ._parallel import numba_threads_supported
 from ._problem import Problem
 
 
@@ -23,10 +23,7 @@ class Im2colGemmBackend(BackendBase):
     takes_layers = True
 
     def supports(self, problem: Problem) -> tuple[bool, str]:
-        limit = numba.config.NUMBA_NUM_THREADS
-        if problem.threads > limit:
-            return False, f"{problem.threads} threads asked, numba has {limit} (NUMBA_NUM_THREADS)"
-        return True, ""
+        return numba_threads_supported(problem.threads)
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> GemmLayer:
         return GemmLayer(problem, image, kernel)

@@ -18,7 +18,7 @@ from ._base import BackendBase, PreparedBase, check_inputs
 from ._direct_loops import bind_valid_correlation, warm_up
 from ._layer_direct import DirectLayer
 from ._padded import PaddedCorrelation
-from ._parallel import parallel_copy
+from ._parallel import numba_threads_supported, parallel_copy
 from ._placement import empty_apart_from
 from ._problem import Problem, effective_kernel
 
@@ -83,10 +83,7 @@ class NumbaCpuBackend(BackendBase):
     takes_layers = True  # layers run the channel loops of _layer_direct
 
     def supports(self, problem: Problem) -> tuple[bool, str]:
-        limit = numba.config.NUMBA_NUM_THREADS
-        if problem.threads > limit:
-            return False, f"{problem.threads} threads asked, numba has {limit} (NUMBA_NUM_THREADS)"
-        return True, ""
+        return numba_threads_supported(problem.threads)
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> PreparedBase:
         if problem.is_layer:

@@ -9,10 +9,10 @@ backward-data passes.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from ._base import BackendBase
+from ._parallel import numba_threads_supported
 from ._problem import Problem
 from ._winograd import WinogradLayer
 
@@ -34,10 +34,7 @@ class WinogradBackend(BackendBase):
             return False, f"F(m, 3x3) computes 3x3 kernels only, not {kh}x{kw}"
         if problem.pass_ == "backward-weights":
             return False, "backward-weights is not a 3x3 filter of the inputs"
-        limit = numba.config.NUMBA_NUM_THREADS
-        if problem.threads > limit:
-            return False, f"{problem.threads} threads asked, numba has {limit} (NUMBA_NUM_THREADS)"
-        return True, ""
+        return numba_threads_supported(problem.threads)
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> WinogradLayer:
         return WinogradLayer(problem, image, kernel, tile=self.tile, filters_once=self.filters == "once")
