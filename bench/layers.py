@@ -5,9 +5,9 @@
 ResNet-50's 3x3 convolutions (He et al., "Deep Residual Learning", Table 1:
 conv2_x..conv5_x, C = K = 64, 128, 256, 512 at 56, 28, 14 and 7 pixels; mode
 `same`, float32). For each layer and batch, the layer algorithms of `kernels`
-and ONNX Runtime's `Conv` (when `onnxruntime` and `onnx` are installed: `pip
-install onnxruntime onnx`) are timed in interleaved rounds by the harness's
-timer, and the script prints:
+and ONNX Runtime's `Conv` (when the `onnx` extra is installed: `pip install -e
+'.[onnx]'`) are timed in interleaved rounds by the harness's timer, and the
+script prints:
 
   1. forward, each algorithm against ONNX Runtime (goal: the fastest of ours >= 1.0x on every layer,
      geometric mean >= 1.2x);
@@ -15,10 +15,12 @@ timer, and the script prints:
   3. im2col + GEMM against its matrix product alone (goal: the unfold adds <= 30 %);
   4. each backward pass against the same algorithm's forward pass (goal within 1.3x).
 
-ONNX Runtime runs as its users would: graph optimisations on (its default), the
-weights as an initializer (so it may prepack them once, at session creation),
-`intra_op_num_threads` = threads. Our algorithms pay every weight transform in
-each call, as a training step does.
+ONNX Runtime is the `onnxruntime` backend (kernels/ort_conv.py): graph
+optimisations on (its default), the weights as an initializer (so it may
+prepack them once, at session creation), `intra_op_num_threads` = threads, its
+pool not spinning between runs. Our algorithms pay every weight transform in
+each call, as a training step does, except "once" (Winograd's filters
+transformed in prepare).
 """
 
 from __future__ import annotations
@@ -30,49 +32,15 @@ import _runs  # noqa: F401  (first: importing it applies the thread settings)
 import numpy as np
 
 from harness.measure.timing import calibrate_loops, interleaved_samples, time_call
-from kernels import PreparedBase, Problem
+from kernels import PreparedBase, Problem, get_backend
 from kernels._layer_direct import DirectLayer
 from kernels._layer_gemm import GemmLayer, limit_blas
-from kernels._layers import layer_inputs, output_shape
+from kernels._layers import layer_inputs
 from kernels._winograd import WinogradLayer
 
 RESNET50_3X3 = ((64, 56), (128, 28), (256, 14), (512, 7))
+ONNX = get_backend("onnxruntime")  # kernels/ort_conv.py: its configuration is described there
 SAMPLES, MIN_SAMPLE_SECONDS = 7, 0.05
-
-
-class OnnxConv(PreparedBase):
-    """ONNX Runtime's ``Conv`` on the CPU for a forward layer, weights as an initializer."""
-
-    def __init__(self, problem: Problem, x: np.ndarray, w: np.ndarray):
-        super().__init__()
-        import onnxruntime as ort
-        from onnx import TensorProto, helper, numpy_helper
-
-        (top, left), (kh, kw) = problem.pad_before, problem.kernel_shape
-        pads = [top, left, kh - 1 - top, kw - 1 - left]  # ONNX: begins, then ends
-        node = helper.make_node("Conv", ["x", "w"], ["y"], pads=pads, strides=[1, 1])
-        graph = helper.make_graph(
-            [node],
-            "layer",
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
-            [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(output_shape(problem)))],
-            initializer=[numpy_helper.from_array(w, "w")],
-        )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = problem.threads, 1
-        # Its pool spins after each run by default, taking the cores from whatever is timed next (our GEMM
-        # ran 1.8x slower after it); asleep, it pays a wake-up of microseconds on calls of milliseconds.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        with self.stage("plan"):
-            self._session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        self._feed, self._out = {"x": x}, None
-
-    def __call__(self) -> None:
-        self._out = self._session.run(None, self._feed)[0]
-
-    def result(self) -> np.ndarray:
-        return self._out.copy()
 
 
 class BareMatmul(PreparedBase):
@@ -86,16 +54,6 @@ class BareMatmul(PreparedBase):
 
     def __call__(self) -> None:
         np.matmul(self._w, self._cols, out=self._out)
-
-
-def onnx_ready() -> str:
-    """'' when ONNX Runtime can run here, else why not."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError as exc:
-        return f"{exc}; pip install onnxruntime onnx"
-    return ""
 
 
 def medians(prepared: dict) -> dict[str, float]:
@@ -122,9 +80,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     args = parser.parse_args()
-    onnx_missing = onnx_ready()
+    onnx_ok, onnx_missing = ONNX.available()
     print(f"BLAS for our matrix products: {limit_blas(args.threads)}; threads {args.threads}")
-    if onnx_missing:
+    if not onnx_ok:
         print(f"ONNX Runtime unavailable ({onnx_missing}): goal 1 is not measured")
     rows = []
     for batch in args.batches:
@@ -143,14 +101,14 @@ def main() -> None:
                     cases["winograd-4 once"] = WinogradLayer(problem, first, second, tile=4, filters_once=True)
                 if pass_ == "forward":
                     cases["matmul"] = BareMatmul(cases["gemm"])
-                    if not onnx_missing:
-                        cases["onnxruntime"] = OnnxConv(problem, first, second)
+                    if onnx_ok:
+                        cases["onnxruntime"] = ONNX.prepare(problem, first, second)
                 for case in cases.values():
                     case()
                 check(problem, cases, cases["direct"].result())
                 times.update({(pass_, name): t for name, t in medians(cases).items()})
             rows.append((batch, channels, size, times))
-    _report(rows, bool(onnx_missing))
+    _report(rows, not onnx_ok)
 
 
 def _layer(batch: int, channels: int, size: int) -> str:

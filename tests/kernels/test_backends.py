@@ -30,7 +30,12 @@ SHAPES = [
 
 
 # Peers and the distribution that brings each: installed means it must run, never drop out of AVAILABLE.
-PEERS = {"opencv": "opencv-python-headless", "scipy-direct": "scipy", "scipy-fft": "scipy"}
+PEERS = {
+    "opencv": "opencv-python-headless",
+    "scipy-direct": "scipy",
+    "scipy-fft": "scipy",
+    "onnxruntime": "onnxruntime",
+}
 
 
 def test_builtin_backends_are_registered_and_available():

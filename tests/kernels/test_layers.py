@@ -156,3 +156,19 @@ def test_winograd_refuses_what_it_does_not_compute():
     problem = Problem("corr", "same", (8, 8), (3, 3), "float32", 1, 1, 2, 2)
     with pytest.raises(ValueError, match="acceptable tiles are 2 and 4"):
         WinogradLayer(problem, *layer_inputs(problem), tile=6)
+
+
+@pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full")])
+def test_onnxruntime_peer_computes_forward_layers(op, mode):
+    pytest.importorskip("onnxruntime", reason="the onnx extra")
+    pytest.importorskip("onnx", reason="the onnx extra")
+    from kernels import get_backend
+
+    backend = get_backend("onnxruntime")
+    problem = Problem(op, mode, (11, 9), (3, 4), "float32", 2, 2, 3, 5)
+    x, w = layer_inputs(problem, seed=2)
+    prepared = backend.prepare(problem, x, w)
+    prepared()
+    assert np.abs(prepared.result() - reference_layer(problem, x, w)).max() < 1e-5
+    assert not backend.supports(Problem(op, mode, (11, 9), (3, 4), "float32", 2, 2, 3, 5, "backward-data"))[0]
+    assert not backend.supports(Problem(op, mode, (11, 9), (3, 4), "float64", 2, 2, 3, 5))[0]
