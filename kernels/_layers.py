@@ -77,27 +77,30 @@ def reference_layer(problem: Problem, first: np.ndarray, second: np.ndarray) -> 
     first, second = (np.asarray(a, np.float64).reshape(s) for a, s in zip((first, second), input_shapes(problem)))
     kh, kw = problem.kernel_shape
     oh, ow = problem.out_shape
-    # Tap by tap: one product over channels each, and nothing larger than the output held at once.
+    # Tap by tap: one float64 matrix product over channels each (tensordot: BLAS), nothing larger than the
+    # output held at once beyond one shifted copy of the images.
     if problem.pass_ == "forward":
         padded, filters = pad_images(problem, first), oriented(problem, second)
-        out = np.zeros(output_shape(problem))
+        out = np.zeros((problem.out_channels, problem.batch, oh, ow))
         for i in range(kh):
             for j in range(kw):
-                out += np.einsum("bcyx,kc->bkyx", padded[:, :, i : i + oh, j : j + ow], filters[:, :, i, j])
-        return out
+                out += np.tensordot(filters[:, :, i, j], padded[:, :, i : i + oh, j : j + ow], axes=([1], [1]))
+        return out.transpose(1, 0, 2, 3)
     if problem.pass_ == "backward-weights":
         padded = pad_images(problem, first)
         out = np.empty(output_shape(problem))
         for i in range(kh):
             for j in range(kw):
-                out[:, :, i, j] = np.einsum("bcyx,bkyx->kc", padded[:, :, i : i + oh, j : j + ow], second)
+                window = padded[:, :, i : i + oh, j : j + ow]
+                out[:, :, i, j] = np.tensordot(second, window, axes=([0, 2, 3], [0, 2, 3]))
         return oriented(problem, out)
     # backward-data: scatter each output gradient back through every tap (the forward's adjoint), then crop.
     filters = oriented(problem, second)
     grad = np.zeros((problem.batch, problem.in_channels, *problem.padded_shape))
     for i in range(kh):
         for j in range(kw):
-            grad[:, :, i : i + oh, j : j + ow] += np.einsum("bkyx,kc->bcyx", first, filters[:, :, i, j])
+            tap = np.tensordot(filters[:, :, i, j], first, axes=([0], [1]))  # (C, B, oh, ow)
+            grad[:, :, i : i + oh, j : j + ow] += tap.transpose(1, 0, 2, 3)
     (top, left), (h, w) = problem.pad_before, problem.image_shape
     return grad[:, :, top : top + h, left : left + w]
 

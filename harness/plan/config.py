@@ -43,9 +43,14 @@ SWEEP_KEYS = (
     "in_channels",
     "out_channels",
     "pass",
+    "layers",
     "dist",
     "seed",
 )
+# What each table of ``[[sweep.layers]]`` may hold: one layer of a network (a layer set replaces the product of
+# sizes and channel counts, which a network's layers are not).
+LAYER_KEYS = ("name", "image_size", "image_shape", "kernel_size", "kernel_shape", "in_channels", "out_channels")
+_PER_LAYER = ("image_size", "image_shape", "kernel_size", "kernel_shape", "in_channels", "out_channels")
 # Input distributions a CNN layer can be drawn from (the others are shaped for one image and one kernel).
 LAYER_DISTRIBUTIONS = ("uniform", "normal")
 TIMING_KEYS = (
@@ -106,19 +111,21 @@ def parse_config(raw: dict, default_name: str = "sweep") -> SweepConfig:
     modes = _choices(sweep, "mode", MODES, "same")
     dtypes = _choices(sweep, "dtype", DTYPES, "float32")
     dists = _choices(sweep, "dist", DISTRIBUTIONS, "uniform")
-    images = _shapes(sweep, "image_size", "image_shape")
-    kernels = _shapes(sweep, "kernel_size", "kernel_shape")
     threads = _threads(sweep.get("threads", "all"))
     seed = _integer(sweep.get("seed", 0), "sweep.seed", minimum=0)
-    layers = list(
-        itertools.product(
-            _counts(sweep, "batch"),
-            _counts(sweep, "in_channels"),
-            _counts(sweep, "out_channels"),
-            _choices(sweep, "pass", PASSES, "forward"),
+    if "layers" in sweep:
+        geometry = _layer_set(sweep)
+    else:
+        geometry = list(
+            itertools.product(
+                _shapes(sweep, "image_size", "image_shape"),
+                _shapes(sweep, "kernel_size", "kernel_shape"),
+                _counts(sweep, "in_channels"),
+                _counts(sweep, "out_channels"),
+            )
         )
-    )
-    if layers != [(1, 1, 1, "forward")]:
+    runs = list(itertools.product(_counts(sweep, "batch"), _choices(sweep, "pass", PASSES, "forward")))
+    if runs != [(1, "forward")] or any(c * k > 1 for _, _, c, k in geometry):
         for dist in dists:
             if dist not in LAYER_DISTRIBUTIONS:
                 raise UsageError(
@@ -127,15 +134,15 @@ def parse_config(raw: dict, default_name: str = "sweep") -> SweepConfig:
                 )
 
     cases = []
-    for op, mode, image, kernel, dtype, nthreads, layer, dist in itertools.product(
-        ops, modes, images, kernels, dtypes, threads, layers, dists
+    for op, mode, (image, kernel, c, k), dtype, nthreads, (batch, pass_), dist in itertools.product(
+        ops, modes, geometry, dtypes, threads, runs, dists
     ):
         if mode == "valid" and (kernel[0] > image[0] or kernel[1] > image[1]):
             raise UsageError(
                 f"sweep: kernel {kernel[0]}x{kernel[1]} is larger than image {image[0]}x{image[1]} in mode 'valid'; "
                 "drop that kernel size or use mode 'same' or 'full'"
             )
-        cases.append(Case(Problem(op, mode, image, kernel, dtype, nthreads, *layer), dist, seed))
+        cases.append(Case(Problem(op, mode, image, kernel, dtype, nthreads, batch, c, k, pass_), dist, seed))
 
     options = _backend_options(raw.get("backend_options", {}), names, known)
     name = raw.get("name", default_name)
@@ -248,6 +255,31 @@ def _integer(value, where: str, minimum: int = 1) -> int:
     return value
 
 
+def _layer_set(sweep: dict) -> list[tuple]:
+    """``(image, kernel, in_channels, out_channels)`` of each table of ``[[sweep.layers]]``, duplicates dropped."""
+    given = [key for key in _PER_LAYER if key in sweep]
+    if given:
+        raise UsageError(
+            f"sweep.{given[0]} cannot stand beside sweep.layers: each layer gives its own sizes and channels"
+        )
+    layers = sweep["layers"]
+    if not isinstance(layers, list) or not layers or not all(isinstance(t, dict) for t in layers):
+        raise UsageError("sweep.layers must be an array of tables ([[sweep.layers]]), one per layer")
+    out = []
+    for number, table in enumerate(layers, 1):
+        where = f"sweep.layers[{number}]"
+        _check_keys(table, LAYER_KEYS, f"{where}.")
+        if "name" in table and not isinstance(table["name"], str):
+            raise UsageError(f"{where}.name must be a string, got {table['name']!r}")
+        images = _shapes(table, "image_size", "image_shape", where)
+        kernels = _shapes(table, "kernel_size", "kernel_shape", where)
+        counts = [_integer(table.get(key, 1), f"{where}.{key}") for key in ("in_channels", "out_channels")]
+        if len(images) != 1 or len(kernels) != 1:
+            raise UsageError(f"{where}: one image size and one kernel size per layer (a layer set is not a product)")
+        out.append((images[0], kernels[0], *counts))
+    return list(dict.fromkeys(out))
+
+
 def _counts(table: dict, key: str) -> list[int]:
     """A layer count (``batch``, ``in_channels``, ``out_channels``): a positive integer or a list; 1 if absent."""
     values = _as_list(table.get(key, 1))
@@ -256,19 +288,20 @@ def _counts(table: dict, key: str) -> list[int]:
     return list(dict.fromkeys(_integer(v, f"sweep.{key}") for v in values))
 
 
-def _shapes(table: dict, size_key: str, shape_key: str) -> list[tuple[int, int]]:
+def _shapes(table: dict, size_key: str, shape_key: str, where: str = "sweep") -> list[tuple[int, int]]:
     if (size_key in table) == (shape_key in table):
         raise UsageError(
-            f"sweep needs exactly one of {size_key!r} (square sizes) or {shape_key!r} ([rows, cols] or [length] pairs)"
+            f"{where} needs exactly one of {size_key!r} (square sizes) or {shape_key!r} "
+            "([rows, cols] or [length] pairs)"
         )
     if size_key in table:
-        sizes = [_integer(v, f"sweep.{size_key}") for v in _as_list(table[size_key])]
+        sizes = [_integer(v, f"{where}.{size_key}") for v in _as_list(table[size_key])]
         return [(n, n) for n in dict.fromkeys(sizes)]
     shapes = []
     for entry in _as_list(table[shape_key]):
         if not isinstance(entry, list) or len(entry) not in (1, 2):
-            raise UsageError(f"sweep.{shape_key} entries must be [rows, cols] or [length], got {entry!r}")
-        dims = [_integer(v, f"sweep.{shape_key}") for v in entry]
+            raise UsageError(f"{where}.{shape_key} entries must be [rows, cols] or [length], got {entry!r}")
+        dims = [_integer(v, f"{where}.{shape_key}") for v in entry]
         shapes.append((1, dims[0]) if len(dims) == 1 else (dims[0], dims[1]))
     return list(dict.fromkeys(shapes))
 

@@ -58,3 +58,36 @@ def test_a_layer_case_runs_on_the_backends_that_take_layers_and_no_other():
     single = Case(Problem("corr", "same", (10, 10), (3, 3), "float32", 2)).identity()
     older = {k: v for k, v in single.items() if k not in ("batch", "in_channels", "out_channels", "pass")}
     assert case_key(older) == case_key(single)
+
+
+LAYER_SET = [
+    {"name": "a", "image_size": 14, "kernel_size": 3, "in_channels": 8, "out_channels": 16},
+    {"name": "b", "image_shape": [[7, 9]], "kernel_size": 1, "in_channels": 16, "out_channels": 4},
+]
+
+
+def test_a_layer_set_lists_layers_instead_of_a_product():
+    config = parse_config({"sweep": {"backends": ["numba-cpu"], "layers": LAYER_SET, "batch": [1, 8]}})
+    got = [(c.problem.image_shape, c.problem.kernel_shape, c.problem.in_channels, c.problem.out_channels,
+            c.problem.batch) for c in config.cases]  # fmt: skip
+    assert got == [
+        ((14, 14), (3, 3), 8, 16, 1),
+        ((14, 14), (3, 3), 8, 16, 8),
+        ((7, 9), (1, 1), 16, 4, 1),
+        ((7, 9), (1, 1), 16, 4, 8),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ({"layers": LAYER_SET, "image_size": 8}, r"sweep.image_size cannot stand beside sweep.layers"),
+        ({"layers": [{"image_size": 8, "kernel_size": 3, "channels": 2}]}, r"unknown key sweep.layers\[1\].'channels'"),
+        ({"layers": [{"image_size": [8, 16], "kernel_size": 3}]}, r"sweep.layers\[1\]: one image size and one kernel"),
+        ({"layers": [{"kernel_size": 3}]}, r"sweep.layers\[1\] needs exactly one of 'image_size'"),
+        ({"layers": {"image_size": 8}}, r"sweep.layers must be an array of tables"),
+    ],
+)
+def test_a_bad_layer_set_names_the_layer_and_the_key(sweep, message):
+    with pytest.raises(UsageError, match=message):
+        parse_config({"sweep": {"backends": ["numba-cpu"], **sweep}})
