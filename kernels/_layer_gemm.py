@@ -1,6 +1,7 @@
 """im2col + GEMM on the CPU: unfold the padded images into columns, then one BLAS matrix product per image.
 
-The route most frameworks took. ``forward``: ``y[b] = W (K x C kh kw) @
+The route most frameworks took; a 1x1 kernel skips the unfold (the images
+are their own columns) and the fold. ``forward``: ``y[b] = W (K x C kh kw) @
 cols[b] (C kh kw x oh ow)``; ``backward-data``: ``cols = W^T @ dy[b]``, folded
 back onto the padded image (col2im) and cropped; ``backward-weights``:
 ``dW = sum_b dy[b] @ cols[b]^T``. The unfold and fold are Numba loops
@@ -39,9 +40,14 @@ class GemmLayer(LayerPrepared):
         b, c, k = problem.batch, problem.in_channels, problem.out_channels
         taps, pixels = math.prod(problem.kernel_shape), problem.outputs
         dtype = problem.np_dtype
+        # A 1x1 kernel needs no padding (every mode is the image) and its columns are the images themselves.
+        self._pointwise = problem.kernel_shape == (1, 1)
         with self.stage("alloc"):
             self._padded = np.zeros((b, c, *problem.padded_shape), dtype)
-            self._cols = np.empty((b, c * taps, pixels), dtype)
+            if self._pointwise and problem.pass_ != "backward-data":
+                self._cols = self.first.reshape(b, c, pixels)
+            else:
+                self._cols = np.empty((b, c * taps, pixels), dtype)
             self._out = np.empty(output_shape(problem) if problem.pass_ != "backward-weights" else (k, c * taps), dtype)
             self._matrix = np.empty((k, c * taps), dtype)
         self.notes = limit_blas(problem.threads)
@@ -53,17 +59,20 @@ class GemmLayer(LayerPrepared):
         (top, left), (kh, kw) = problem.pad_before, problem.kernel_shape
         b, k = problem.batch, problem.out_channels
         if kind == "forward":
-            pad_into(self.first, self._padded, top, left)
-            unfold(self._padded, self._cols, kh, kw)
+            if not self._pointwise:
+                pad_into(self.first, self._padded, top, left)
+                unfold(self._padded, self._cols, kh, kw)
             self._matrix[...] = oriented(problem, self.second).reshape(k, -1)
             np.matmul(self._matrix, self._cols, out=self._out.reshape(b, k, -1))
         elif kind == "backward-data":
             self._matrix[...] = oriented(problem, self.second).reshape(k, -1)
             np.matmul(self._matrix.T, self._output_grads(), out=self._cols)
-            fold(self._cols, self._padded, kh, kw)
+            if not self._pointwise:
+                fold(self._cols, self._padded, kh, kw)
         else:
-            pad_into(self.first, self._padded, top, left)
-            unfold(self._padded, self._cols, kh, kw)
+            if not self._pointwise:
+                pad_into(self.first, self._padded, top, left)
+                unfold(self._padded, self._cols, kh, kw)
             grads = self.second.reshape(b, k, -1)
             np.matmul(grads[0], self._cols[0].T, out=self._out)
             for image in range(1, b):
@@ -85,4 +94,6 @@ class GemmLayer(LayerPrepared):
         if problem.pass_ == "backward-weights":
             return oriented(problem, self._out.reshape(output_shape(problem)))
         (top, left), (h, w) = problem.pad_before, problem.image_shape
+        if self._pointwise:
+            return self._cols.reshape(problem.batch, problem.in_channels, h, w)
         return self._padded[:, :, top : top + h, left : left + w]

@@ -104,6 +104,20 @@ def test_cpu_layer_algorithms_match_the_reference(algorithm, pass_, op, mode, dt
     assert np.abs(got - expected).max() <= tolerance
 
 
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_gemm_layer_with_a_1x1_kernel_skips_the_unfold_and_stays_right(pass_, mode):
+    from kernels._layer_gemm import GemmLayer
+
+    problem = Problem("conv", mode, (5, 7), (1, 1), "float64", 1, 2, 3, 4, pass_)
+    first, second = layer_inputs(problem, seed=4)
+    prepared = GemmLayer(problem, first, second)
+    prepared()
+    assert np.abs(prepared.result() - reference_layer(problem, first, second)).max() < 1e-12
+    if pass_ != "backward-data":
+        assert np.shares_memory(prepared._cols, prepared.first)  # the images are the columns: no copy
+
+
 def test_cpu_layer_inputs_of_the_wrong_shape_are_refused():
     from kernels._layer_direct import DirectLayer
 
