@@ -22,9 +22,12 @@ def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
     return standard_order(pd.DataFrame(rows))
 
 
-def journal_table(rows: list[dict], ci_target: float = 0.0) -> pd.DataFrame:
-    """The table of a journal's rows: each row's visits pooled (:func:`harness.measure.visits.pool_visits`)."""
-    return rows_to_frame(pool_visits(rows, ci_target))
+def journal_table(rows: list[dict], meta: dict) -> pd.DataFrame:
+    """The table of a journal's rows: each row's visits pooled (:func:`harness.measure.visits.pool_visits`).
+
+    ``meta`` is the run's metadata: its timing's ``ci_target`` decides which pooled rows are warned about.
+    """
+    return rows_to_frame(pool_visits(rows, (meta.get("timing") or {}).get("ci_target", 0.0)))
 
 
 def standard_order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -87,7 +90,7 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
     if not rows:
         raise UsageError(f"{str(out_dir)!r} holds no results (no {TABLE} and no {JOURNAL} rows)")
     meta = read_metadata(out_dir)
-    return _older_filled(journal_table(rows, (meta.get("timing") or {}).get("ci_target", 0.0)), meta)
+    return _older_filled(journal_table(rows, meta), meta)
 
 
 def _older_filled(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:

@@ -109,7 +109,6 @@ def failed_row(case: Case, name: str, status: str, reason: str, run_id: str) -> 
 def write_run(out_dir: Path, meta: dict, matmul_peaks: dict, gpu_peaks: dict) -> pd.DataFrame:
     """Write the metadata, then the table from the journal with its rate columns; returns the table."""
     write_metadata(out_dir, meta)
-    ci_target = (meta.get("timing") or {}).get("ci_target", 0.0)
-    frame = add_rates(journal_table(read_journal(out_dir / JOURNAL), ci_target), matmul_peaks, gpu_peaks)
+    frame = add_rates(journal_table(read_journal(out_dir / JOURNAL), meta), matmul_peaks, gpu_peaks)
     write_table(out_dir, frame)
     return frame
