@@ -14,7 +14,7 @@ import numpy as np
 
 from ._base import PreparedBase
 from ._layer_loops import direct_forward, direct_weights, pad_into
-from ._layers import data_gradient_filters, data_gradient_padding, input_shapes, oriented, output_shape
+from ._layers import correlation_filters, data_gradient_padding, input_shapes, oriented, output_shape
 from ._problem import Problem
 
 
@@ -41,6 +41,15 @@ class LayerPrepared(PreparedBase):
         super().__init__()
         self.problem = problem
         self.first, self.second = check_layer_inputs(problem, first, second)
+
+    def _run(self) -> None:
+        """The pass itself, on the buffers ``__init__`` made."""
+        raise NotImplementedError
+
+    def __call__(self) -> None:
+        if numba.get_num_threads() != self.problem.threads:  # setting costs more than asking
+            numba.set_num_threads(self.problem.threads)
+        self._run()
 
     def _output(self) -> np.ndarray:
         """The last output, 4-D; :meth:`result` gives a copy in the problem's shape."""
@@ -71,21 +80,13 @@ class DirectLayer(LayerPrepared):
             self._run()  # compiles (or loads from Numba's cache) for these dtypes; the output is recomputed anyway
 
     def _run(self) -> None:
-        kind, (top, left) = self.problem.pass_, self._offset
+        top, left = self._offset
         pad_into(self.first, self._padded, top, left)
-        if kind == "forward":
-            self._filters[...] = oriented(self.problem, self.second)
-            direct_forward(self._padded, self._filters, self._out)
-        elif kind == "backward-data":
-            self._filters[...] = data_gradient_filters(self.problem, self.second)
-            direct_forward(self._padded, self._filters, self._out)
-        else:
+        if self.problem.pass_ == "backward-weights":
             direct_weights(self._padded, self.second, self._out)
-
-    def __call__(self) -> None:
-        if numba.get_num_threads() != self.problem.threads:
-            numba.set_num_threads(self.problem.threads)
-        self._run()
+        else:
+            self._filters[...] = correlation_filters(self.problem, self.second)
+            direct_forward(self._padded, self._filters, self._out)
 
     def _output(self) -> np.ndarray:
         if self.problem.pass_ == "backward-weights":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -43,7 +42,7 @@ class GemmLayer(LayerPrepared):
         # A 1x1 kernel needs no padding (every mode is the image) and its columns are the images themselves.
         self._pointwise = problem.kernel_shape == (1, 1)
         with self.stage("alloc"):
-            self._padded = np.zeros((b, c, *problem.padded_shape), dtype)
+            self._padded = None if self._pointwise else np.zeros((b, c, *problem.padded_shape), dtype)
             if self._pointwise and problem.pass_ != "backward-data":
                 self._cols = self.first.reshape(b, c, pixels)
             else:
@@ -81,11 +80,6 @@ class GemmLayer(LayerPrepared):
     def _output_grads(self) -> np.ndarray:
         """The output gradients of backward-data as (B, K, oh ow) matrices."""
         return self.first.reshape(self.problem.batch, self.problem.out_channels, -1)
-
-    def __call__(self) -> None:
-        if numba.get_num_threads() != self.problem.threads:
-            numba.set_num_threads(self.problem.threads)
-        self._run()
 
     def _output(self) -> np.ndarray:
         problem = self.problem

@@ -116,6 +116,14 @@ def data_gradient_filters(problem: Problem, filters: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(oriented(problem, filters)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
 
+def correlation_filters(problem: Problem, filters: np.ndarray) -> np.ndarray:
+    """The filters of ``forward`` or ``backward-data`` run as a valid correlation summed over channels.
+
+    ``forward``: :func:`oriented`; ``backward-data``: :func:`data_gradient_filters`.
+    """
+    return oriented(problem, filters) if problem.pass_ == "forward" else data_gradient_filters(problem, filters)
+
+
 def data_gradient_padding(problem: Problem) -> tuple[tuple[int, int], tuple[int, int]]:
     """Where ``dy`` sits in the zero buffer that a valid correlation turns into ``dx``, and that buffer's size.
 

@@ -19,13 +19,12 @@ done here.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
 
 from ._layer_direct import LayerPrepared
 from ._layer_gemm import limit_blas
-from ._layers import data_gradient_filters, data_gradient_padding, oriented, output_shape
+from ._layers import correlation_filters, data_gradient_padding, output_shape
 from ._problem import Problem
 
 # The transforms of Lavin and Gray (their equations 7 and 9-11): B^T, G and A^T for each output tile size m.
@@ -237,10 +236,7 @@ class WinogradLayer(LayerPrepared):
                 self._transform_filters()
 
     def _transform_filters(self) -> None:
-        if self.problem.pass_ == "forward":
-            self._filters[...] = oriented(self.problem, self.second)
-        else:
-            self._filters[...] = data_gradient_filters(self.problem, self.second)
+        self._filters[...] = correlation_filters(self.problem, self.second)
         filter_transform(self._filters, self._g, self._u)
 
     def _run(self) -> None:
@@ -251,11 +247,6 @@ class WinogradLayer(LayerPrepared):
         input_transform(self._padded, self._bt, self._v, *self._tiles)
         np.matmul(self._v, self._u, out=self._m)
         output_transform(self._m, self._at, self._out, *self._tiles)
-
-    def __call__(self) -> None:
-        if numba.get_num_threads() != self.problem.threads:
-            numba.set_num_threads(self.problem.threads)
-        self._run()
 
     def _output(self) -> np.ndarray:
         return self._out
