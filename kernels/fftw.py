@@ -13,6 +13,11 @@ thread pool and FFTW's at every step, which measured slower up to 1024x1024
 With ``cache_kernel_spectrum`` (the ``fftw-cached`` backend) the kernel's
 spectrum is computed in ``prepare``, as for fixed weights in CNN inference, and
 the timed call transforms only the image.
+
+Layers (batch and channels) run :class:`kernels._layer_fft.FftLayer`: every
+map and filter transformed once, the channel sums as complex matrix products,
+overlap-save tiles for large images; ``fftw-cached`` transforms the filters in
+``prepare`` there too.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 from ._base import PreparedBase, check_inputs
 from ._fft_geometry import convolution_kernel, fft_shape, output_window
 from ._fftw_planning import FftwBackendBase, make_plans, pyfftw
+from ._layer_fft import FftLayer, call_transforms, layer_bytes
 from ._problem import Problem
 from ._spectrum import SpectrumCaching
 
@@ -81,11 +87,31 @@ class _FftwPrepared(PreparedBase):
 class FftwBackend(SpectrumCaching, FftwBackendBase):
     """FFT convolution through planned pyFFTW real-to-complex transforms (see :class:`SpectrumCaching`)."""
 
+    takes_layers = True
+
     def __init__(self, name: str = "fftw", cache_kernel_spectrum: bool = False):
         super().__init__(name, cache_kernel_spectrum)
 
-    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _FftwPrepared:
+    def supports(self, problem: Problem) -> tuple[bool, str]:
+        if self.cache_kernel_spectrum and problem.pass_ == "backward-weights":
+            return False, "backward-weights has no fixed filters whose spectra could be cached"
+        return super().supports(problem)
+
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> PreparedBase:
+        if problem.is_layer:
+            return FftLayer(problem, image, kernel, self.planner, filters_once=self.cache_kernel_spectrum)
         return _FftwPrepared(problem, image, kernel, self.planner, self.cache_kernel_spectrum)
+
+    def transforms(self, problem: Problem) -> tuple[int, tuple[int, int]]:
+        """One image transform for a single image; for a layer, every transform one call makes, of the tile shape."""
+        if not problem.is_layer:
+            return super().transforms(problem)
+        return call_transforms(problem, filters_once=self.cache_kernel_spectrum)
+
+    def memory_bytes(self, problem: Problem) -> int:
+        """The default, plus for a layer the tiles, filters and outputs with their spectra."""
+        extra = layer_bytes(problem) if problem.is_layer else 0
+        return super().memory_bytes(problem) + extra
 
 
 BACKEND = FftwBackend()

@@ -186,3 +186,101 @@ def test_onnxruntime_peer_computes_forward_layers(op, mode):
     assert np.abs(prepared.result() - reference_layer(problem, x, w)).max() < 1e-5
     assert not backend.supports(Problem(op, mode, (11, 9), (3, 4), "float32", 2, 2, 3, 5, "backward-data"))[0]
     assert not backend.supports(Problem(op, mode, (11, 9), (3, 4), "float64", 2, 2, 3, 5))[0]
+
+
+def _fft_tolerance(problem, fft, dtype) -> float:
+    """An FFT's rounding: eps x log2 of the transform size x the terms summed per output (inputs in [-1, 1))."""
+    terms = problem.in_channels * 12 if problem.pass_ != "backward-weights" else problem.batch * problem.outputs
+    return float(np.finfo(dtype).eps * np.log2(max(fft[0] * fft[1], 2)) * terms)
+
+
+@pytest.mark.parametrize("fft", [None, (8, 8), (6, 9), (16, 5)])
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
+@pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full"), ("conv", "same")])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fft_layer_matches_the_reference_whole_or_in_tiles(fft, pass_, op, mode, dtype):
+    from kernels._layer_fft import FftLayer
+
+    # An even kernel side; tile shapes whose last tiles are partial along both axes, and a 16-row transform
+    # longer than some padded extents (one tile).
+    problem = Problem(op, mode, (11, 9), (3, 4), dtype, 2, 2, 3, 5, pass_)
+    first, second = layer_inputs(problem, seed=5)
+    prepared = FftLayer(problem, first, second, "FFTW_ESTIMATE", fft=fft)
+    prepared()
+    expected = reference_layer(problem, first, second)
+    got = prepared.result()
+    assert got.shape == expected.shape and got.dtype == np.dtype(dtype)
+    assert np.abs(got - expected).max() <= _fft_tolerance(problem, prepared.fft, dtype)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    pass_=st.sampled_from(["forward", "backward-data", "backward-weights"]),
+    mode=st.sampled_from(["full", "same", "valid"]),
+    image=st.tuples(st.integers(1, 12), st.integers(1, 12)),
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    channels=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
+    extra=st.tuples(st.integers(0, 6), st.integers(0, 6)),
+)
+def test_fft_layer_equals_the_direct_layer_within_its_error_bound(pass_, mode, image, kernel, channels, extra):
+    from kernels._layer_direct import DirectLayer
+    from kernels._layer_fft import FftLayer
+
+    if mode == "valid" and (image[0] < kernel[0] or image[1] < kernel[1]):
+        image = (max(image[0], kernel[0]), max(image[1], kernel[1]))
+    problem = Problem("corr", mode, image, kernel, "float64", 1, *channels, pass_)
+    first, second = layer_inputs(problem, seed=1)
+    fft = tuple(k + e for k, e in zip(problem.kernel_shape, extra))  # any transform at least the kernel long
+    fast, direct = FftLayer(problem, first, second, "FFTW_ESTIMATE", fft=fft), DirectLayer(problem, first, second)
+    fast(), direct()
+    assert np.abs(fast.result() - direct.result()).max() <= _fft_tolerance(problem, fft, "float64") + 1e-14
+
+
+def test_fft_layer_transforms_filters_once_when_asked_and_never_for_weights():
+    from kernels._layer_fft import FftLayer
+
+    problem = Problem("corr", "same", (9, 9), (5, 5), "float32", 1, 2, 3, 4)
+    x, w = layer_inputs(problem)
+    each, once = FftLayer(problem, x, w, "FFTW_ESTIMATE"), FftLayer(problem, x, w, "FFTW_ESTIMATE", filters_once=True)
+    each(), once()
+    assert np.array_equal(each.result(), once.result())
+    assert "filter_transform" in once.setup_seconds and "filter_transform" not in each.setup_seconds
+    weights = Problem("corr", "same", (9, 9), (5, 5), "float32", 1, 2, 3, 4, "backward-weights")
+    with pytest.raises(ValueError, match="no fixed filters"):
+        FftLayer(weights, *layer_inputs(weights), "FFTW_ESTIMATE", filters_once=True)
+
+
+def test_fft_layer_tiles_a_large_image_and_transforms_a_small_one_whole():
+    from kernels._layer_fft import call_transforms, choose_tile, tile_count
+
+    small = Problem("corr", "valid", (6, 6), (3, 3), "float32", 2, 8, 64, 64)
+    assert tile_count(small.out_shape, small.kernel_shape, choose_tile(small)) == (1, 1)
+    large = Problem("corr", "same", (224, 224), (3, 3), "float32", 2, 8, 64, 64)
+    fft = choose_tile(large)
+    assert max(fft) < 64  # the filters' spectra at 226 x 226 would be 50x the tile's
+    tiles = tile_count(large.out_shape, large.kernel_shape, fft)
+    count, shape = call_transforms(large)
+    assert shape == fft and count == 8 * tiles[0] * tiles[1] * (64 + 64) + 64 * 64
+    assert call_transforms(large, filters_once=True)[0] == count - 64 * 64
+
+
+def test_fft_layer_of_one_dimensional_signals():
+    from kernels._layer_fft import FftLayer
+
+    for pass_ in ("forward", "backward-data", "backward-weights"):
+        problem = Problem("conv", "full", 40, 5, "float64", 1, 2, 3, 2, pass_)
+        first, second = layer_inputs(problem, seed=2)
+        prepared = FftLayer(problem, first, second, "FFTW_ESTIMATE")
+        prepared()
+        assert prepared.fft[0] == 1
+        assert np.abs(prepared.result() - reference_layer(problem, first, second)).max() < 1e-12
+
+
+def test_fftw_backends_take_layers_and_the_cached_one_refuses_weights():
+    from kernels import get_backend
+
+    assert get_backend("fftw").takes_layers and get_backend("fftw-cached").takes_layers
+    weights = Problem("corr", "same", (9, 9), (5, 5), "float32", 1, 2, 3, 4, "backward-weights")
+    ok, why = get_backend("fftw-cached").supports(weights)
+    assert not ok and "backward-weights" in why
+    assert get_backend("fftw").supports(weights)[0]

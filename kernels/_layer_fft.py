@@ -1,0 +1,317 @@
+"""FFT layers with transform reuse: each map and filter transformed once, the channel sum a complex matrix product.
+
+For a layer the FFT's cost per channel pair drops to a pointwise complex
+multiply-accumulate (Mathieu, Henaff and LeCun, arXiv 1312.5851): each of the
+B x C input maps and K x C filters is transformed once, and at every frequency
+the sum over channels is one complex matrix product, ``Y[f] (B x K) = X[f]
+(B x C) @ W[f] (C x K)``, which numpy's ``matmul`` runs on BLAS (``cgemm`` /
+``zgemm``), batched over the frequencies; then one inverse per output map.
+
+Large images are cut into overlap-save tiles: an output tile of ``t`` rows
+needs ``t + kh - 1`` input rows, and a circular transform of that length
+computes it without aliasing. The tiles become extra rows of the products
+(``B`` becomes ``B x tiles``), so the filters' spectra are as small as the
+tile's transform. :func:`choose_tile` picks the transform shape from a cost
+model of transforms and products (the whole padded image is one candidate).
+
+The transforms write their spectra frequency-major (FFTW's strided output), so
+the products read them in place. All three passes:
+
+- ``forward`` and ``backward-data``: a valid correlation summed over channels,
+  of the padded images (of the padded output gradients, with
+  :func:`~kernels._layers.data_gradient_filters`);
+- ``backward-weights``: ``dW[f] (C x K) = X[f]^T @ G[f]``, where ``G`` is the
+  spectrum of each output-gradient tile reversed circularly (a correlation
+  is a convolution with the reversed signal), summed over images and tiles
+  by the same product; one inverse per filter and channel pair.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ._fft_geometry import fast_lengths, length_penalty, predicted_cost
+from ._fftw_planning import make_plans, pyfftw
+from ._layer_direct import LayerPrepared
+from ._layer_gemm import limit_blas
+from ._layer_loops import pad_into
+from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
+from ._problem import Problem
+
+_FM = {"contract"}
+
+# Seconds per unit of the cost model, measured on the 2-core Zen 4 VM (float32, 2 threads, 8x8 to 24x24
+# transforms, 64 to 256 channels): a 2-D real-to-complex transform with frequency-major output takes
+# 0.15 ns per unit of ``predicted_cost``; a complex multiply-add in numpy's batched cgemm 0.07 ns with 128
+# rows per frequency, 0.10 ns with 9 to 32, 0.29 ns with one (each frequency's C x K matrix then read for a
+# single product): 0.065 ns x (1 + 4 / rows).
+_TRANSFORM_UNIT = 0.15e-9
+_PRODUCT_UNIT = 0.065e-9
+_THIN_ROWS = 4.0
+
+
+def _tile_lengths(extent: int, kernel: int) -> list[int]:
+    """Transform lengths along one axis: FFT-friendly lengths from twice the kernel up to the whole padded extent."""
+    if extent == 1:
+        return [1]
+    whole = min(fast_lengths(extent), key=lambda n: n * math.log2(n) * length_penalty(n))
+    low = min(2 * kernel, whole)
+    return [n for n in fast_lengths(low, whole) if length_penalty(n) <= 1.2] + [whole]
+
+
+def tile_count(out_shape: tuple[int, int], kernel_shape: tuple[int, int], fft: tuple[int, int]) -> tuple[int, int]:
+    """Overlap-save tiles per axis: outputs of ``n - k + 1`` per tile of transform length ``n``."""
+    return tuple(-(-o // (n - k + 1)) for o, k, n in zip(out_shape, kernel_shape, fft))
+
+
+def transform_counts(problem: Problem, tiles: int) -> tuple[int, int, int]:
+    """``(sources, filters, outputs)``: the transforms one call makes at ``tiles`` tiles per image."""
+    b, c, k = problem.batch, problem.in_channels, problem.out_channels
+    if problem.pass_ == "forward":
+        return b * tiles * c, k * c, b * tiles * k
+    if problem.pass_ == "backward-data":
+        return b * tiles * k, k * c, b * tiles * c
+    return b * tiles * c, b * tiles * k, k * c
+
+
+def predicted_seconds(problem: Problem, fft: tuple[int, int]) -> float:
+    """The cost model's seconds for one call with transforms of shape ``fft`` (for choosing, not reporting)."""
+    ty, tx = tile_count(_correlation_out(problem), problem.kernel_shape, fft)
+    rows = problem.batch * ty * tx
+    transforms = sum(transform_counts(problem, ty * tx))
+    frequencies = fft[0] * (fft[1] // 2 + 1)
+    macs = rows * problem.in_channels * problem.out_channels * frequencies
+    # backward-weights sums over the rows: its products are C x K, whatever the rows.
+    thin = _THIN_ROWS / rows if problem.pass_ != "backward-weights" else 0.0
+    return transforms * predicted_cost(fft) * _TRANSFORM_UNIT + macs * _PRODUCT_UNIT * (1.0 + thin)
+
+
+def choose_tile(problem: Problem) -> tuple[int, int]:
+    """The transform shape of least predicted cost: overlap-save tiles, or the whole padded image."""
+    extent = _correlation_source(problem)
+    options = [_tile_lengths(e, k) for e, k in zip(extent, problem.kernel_shape)]
+    return min(((a, b) for a in options[0] for b in options[1]), key=lambda fft: predicted_seconds(problem, fft))
+
+
+def _correlation_source(problem: Problem) -> tuple[int, int]:
+    """The padded extent the pass's valid correlation runs over."""
+    return data_gradient_padding(problem)[1] if problem.pass_ == "backward-data" else problem.padded_shape
+
+
+def _correlation_out(problem: Problem) -> tuple[int, int]:
+    """The valid correlation's output extent: the tiles cover it (the output gradients for backward-weights)."""
+    return tuple(s - k + 1 for s, k in zip(_correlation_source(problem), problem.kernel_shape))
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def gather_tiles(padded, tiles, step_h, step_w, tiles_w):
+    """``tiles[(b, ty, tx), c] = padded[b, c, ty*step_h : +n, tx*step_w : +m]``: overlapping input tiles."""
+    batch, channels = padded.shape[0], padded.shape[1]
+    per_image, n, m = tiles.shape[0] // batch, tiles.shape[2], tiles.shape[3]
+    for t in prange(batch * per_image * channels):
+        p, c = t // channels, t % channels
+        b, tile = p // per_image, p % per_image
+        y0, x0 = (tile // tiles_w) * step_h, (tile % tiles_w) * step_w
+        for y in range(n):
+            for x in range(m):
+                tiles[p, c, y, x] = padded[b, c, y0 + y, x0 + x]
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def place_filters(filters, maps, scale):
+    """``maps[k, c, :kh, :kw] = scale * filters[k, c, ::-1, ::-1]``: the filters to convolve with, in the corners."""
+    targets, sources, kh, kw = filters.shape
+    for t in prange(targets * sources):
+        k, c = t // sources, t % sources
+        for i in range(kh):
+            for j in range(kw):
+                maps[k, c, i, j] = scale * filters[k, c, kh - 1 - i, kw - 1 - j]
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def gather_reversed(grads, tiles, step_h, step_w, tiles_w, scale):
+    """Output-gradient tiles reversed circularly and scaled: ``tiles[p, k, -y mod n, -x mod m] = scale * g``.
+
+    Each tile holds the ``step_h x step_w`` gradients it covers (fewer at the
+    far edges); the rest of it is zero from allocation and never written.
+    """
+    batch, maps, oh, ow = grads.shape
+    per_image, n, m = tiles.shape[0] // batch, tiles.shape[2], tiles.shape[3]
+    for t in prange(batch * per_image * maps):
+        p, k = t // maps, t % maps
+        b, tile = p // per_image, p % per_image
+        y0, x0 = (tile // tiles_w) * step_h, (tile % tiles_w) * step_w
+        for y in range(min(step_h, oh - y0)):
+            for x in range(min(step_w, ow - x0)):
+                tiles[p, k, (n - y) % n, (m - x) % m] = scale * grads[b, k, y0 + y, x0 + x]
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def scatter_tiles(tiles, out, top, left, tiles_w):
+    """``out[b, k]``'s tile ``(ty, tx)`` from ``tiles[(b, ty, tx), k, top:, left:]``, cropped at the far edges."""
+    batch, maps, oh, ow = out.shape
+    per_image, n, m = tiles.shape[0] // batch, tiles.shape[2], tiles.shape[3]
+    step_h, step_w = n - top, m - left
+    for t in prange(batch * per_image * maps):
+        p, k = t // maps, t % maps
+        b, tile = p // per_image, p % per_image
+        y0, x0 = (tile // tiles_w) * step_h, (tile % tiles_w) * step_w
+        for y in range(min(step_h, oh - y0)):
+            for x in range(min(step_w, ow - x0)):
+                out[b, k, y0 + y, x0 + x] = tiles[p, k, top + y, left + x]
+
+
+def _frequency_major(shape: tuple[int, int], rows: int, columns: int, dtype, transpose: bool = False):
+    """A spectra buffer ``(fh, fw, rows, columns)`` and its view ``(rows, columns, fh, fw)`` for FFTW to write.
+
+    With ``transpose`` the view is ``(columns, rows, fh, fw)``.
+    """
+    buffer = pyfftw.empty_aligned((shape[0], shape[1] // 2 + 1, rows, columns), dtype)
+    return buffer, buffer.transpose((3, 2, 0, 1) if transpose else (2, 3, 0, 1))
+
+
+class FftLayer(LayerPrepared):
+    """One pass of a layer by FFTs with transform reuse (see the module docstring).
+
+    Parameters
+    ----------
+    problem : Problem
+        The layer and its pass.
+    first, second : ndarray
+        The pass's inputs.
+    planner : str
+        FFTW planner effort.
+    filters_once : bool
+        Transform the filters in ``prepare`` (fixed weights, as in inference);
+        ``forward`` and ``backward-data`` only.
+    fft : tuple of int, optional
+        The transform shape; :func:`choose_tile`'s by default.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        first: np.ndarray,
+        second: np.ndarray,
+        planner: str,
+        filters_once: bool = False,
+        fft: tuple[int, int] | None = None,
+    ):
+        if filters_once and problem.pass_ == "backward-weights":
+            raise ValueError("backward-weights has no fixed filters to transform once")
+        super().__init__(problem, first, second)
+        self.filters_once = filters_once
+        self.fft = fft = tuple(fft or choose_tile(problem))
+        (kh, kw), weights = problem.kernel_shape, problem.pass_ == "backward-weights"
+        out = _correlation_out(problem)
+        self._tiles = tile_count(out, problem.kernel_shape, fft)
+        self._step = (fft[0] - kh + 1, fft[1] - kw + 1)
+        per_image = self._tiles[0] * self._tiles[1]
+        rows = problem.batch * per_image
+        c, k = problem.in_channels, problem.out_channels
+        sources, targets = (k, c) if problem.pass_ == "backward-data" else (c, k)
+        self._offset = data_gradient_padding(problem)[0] if problem.pass_ == "backward-data" else problem.pad_before
+        real = problem.np_dtype
+        cplx = np.result_type(real, np.complex64)
+        scale = 1.0 / (fft[0] * fft[1])  # FFTW's inverse is unnormalised
+        self._scale = real.type(scale)
+        with self.stage("alloc"):
+            # The padded input rounded up to whole tiles; what lies past the padding stays zero.
+            extent = [t * s + q - 1 for t, s, q in zip(self._tiles, self._step, problem.kernel_shape)]
+            self._padded = np.zeros((problem.batch, sources, *extent), real)
+            self._source_tiles = pyfftw.zeros_aligned((rows, sources, *fft), real)
+            self._x, x_view = _frequency_major(fft, rows, sources, cplx)
+            if weights:
+                self._grad_tiles = pyfftw.zeros_aligned((rows, targets, *fft), real)
+                self._g, g_view = _frequency_major(fft, rows, targets, cplx)
+                self._d, d_view = _frequency_major(fft, sources, targets, cplx, transpose=True)
+                self._spatial = pyfftw.empty_aligned((targets, sources, *fft), real)
+                transforms = {
+                    "sources": (self._source_tiles, x_view, (2, 3), False),
+                    "second": (self._grad_tiles, g_view, (2, 3), False),
+                    "inverse": (d_view, self._spatial, (2, 3), True),
+                }
+            else:
+                self._filters = np.empty((targets, sources, kh, kw), real)
+                self._filter_maps = pyfftw.zeros_aligned((targets, sources, *fft), real)
+                self._w, w_view = _frequency_major(fft, sources, targets, cplx, transpose=True)
+                self._y, y_view = _frequency_major(fft, rows, targets, cplx)
+                self._spatial = pyfftw.empty_aligned((rows, targets, *fft), real)
+                self._out = np.empty(output_shape(problem), real)
+                transforms = {
+                    "sources": (self._source_tiles, x_view, (2, 3), False),
+                    "second": (self._filter_maps, w_view, (2, 3), False),
+                    "inverse": (y_view, self._spatial, (2, 3), True),
+                }
+        with self.stage("plan"):
+            self.plans = make_plans(transforms, planner, problem.threads)
+        # Measuring planners scribble over their buffers: the zeros the tiles rely on are set after planning.
+        self._source_tiles[...] = 0
+        if weights:
+            self._grad_tiles[...] = 0
+        else:
+            self._filter_maps[...] = 0
+        self.notes = limit_blas(problem.threads) + f"; transforms {fft[0]}x{fft[1]}, {per_image} tiles per image"
+        if filters_once:
+            self.notes += "; filters transformed once, in prepare"
+        with self.stage("compile"):
+            self._run()
+        if filters_once:
+            with self.stage("filter_transform"):
+                self._transform_filters()
+
+    def _transform_filters(self) -> None:
+        # Correlating is convolving with the reversed filter; the inverse's 1/size is folded in here (C K n^2).
+        self._filters[...] = correlation_filters(self.problem, self.second)
+        place_filters(self._filters, self._filter_maps, self._scale)
+        self.plans["second"].execute()
+
+    def _run(self) -> None:
+        top, left = self._offset
+        pad_into(self.first, self._padded, top, left)
+        gather_tiles(self._padded, self._source_tiles, *self._step, self._tiles[1])
+        self.plans["sources"].execute()
+        frequencies = self._x.shape[0] * self._x.shape[1]
+        x = self._x.reshape(frequencies, *self._x.shape[2:])
+        if self.problem.pass_ == "backward-weights":
+            gather_reversed(self.second, self._grad_tiles, *self._step, self._tiles[1], self._scale)
+            self.plans["second"].execute()
+            g = self._g.reshape(frequencies, *self._g.shape[2:])
+            np.matmul(x.transpose(0, 2, 1), g, out=self._d.reshape(frequencies, *self._d.shape[2:]))
+            self.plans["inverse"].execute()
+            return
+        if not self.filters_once:
+            self._transform_filters()
+        w = self._w.reshape(frequencies, *self._w.shape[2:])
+        np.matmul(x, w, out=self._y.reshape(frequencies, *self._y.shape[2:]))
+        self.plans["inverse"].execute()
+        kh, kw = self.problem.kernel_shape
+        scatter_tiles(self._spatial, self._out, kh - 1, kw - 1, self._tiles[1])
+
+    def _output(self) -> np.ndarray:
+        if self.problem.pass_ == "backward-weights":
+            kh, kw = self.problem.kernel_shape
+            return oriented(self.problem, self._spatial[:, :, :kh, :kw])
+        return self._out
+
+
+def call_transforms(problem: Problem, filters_once: bool = False) -> tuple[int, tuple[int, int]]:
+    """``(count, shape)``: the transforms one call of :class:`FftLayer` makes, and their shape."""
+    fft = choose_tile(problem)
+    tiles = tile_count(_correlation_out(problem), problem.kernel_shape, fft)
+    sources, second, outputs = transform_counts(problem, tiles[0] * tiles[1])
+    return sources + outputs + (0 if filters_once else second), fft
+
+
+def layer_bytes(problem: Problem, fft: tuple[int, int] | None = None) -> int:
+    """The buffers :class:`FftLayer` allocates (each real map, its spectrum, the padded input), for the memory guard."""
+    fft = tuple(fft or choose_tile(problem))
+    tiles = tile_count(_correlation_out(problem), problem.kernel_shape, fft)
+    extent = [t * (n - k + 1) + k - 1 for t, n, k in zip(tiles, fft, problem.kernel_shape)]
+    maps = sum(transform_counts(problem, tiles[0] * tiles[1]))
+    frequencies = fft[0] * (fft[1] // 2 + 1)
+    padded = problem.batch * max(problem.in_channels, problem.out_channels) * math.prod(extent)
+    return problem.np_dtype.itemsize * (maps * (math.prod(fft) + 2 * frequencies) + padded)
