@@ -7,6 +7,11 @@ dot product", SIAM J. Sci. Comput. 2005) gives the dot product as if computed in
 twice the working precision and rounded once: |dot2 - exact| <= eps64 |exact| +
 gamma_n^2 sum |products|, far below any float32 or float64 rounding we measure.
 
+A CNN layer's outputs are dot products too, over channels and taps (C n^2
+terms; over images and output positions, B oh ow terms, for the weight
+gradient), so the same transformations give its exact values at sampled
+positions of the 4-D output.
+
 Numba compiles these without fast-math, so LLVM neither reassociates nor
 contracts the error-free transformations.
 """
@@ -19,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from kernels import Problem, effective_kernel
+from kernels._layers import data_gradient_filters, data_gradient_padding, oriented, output_shape, pad_images
 
 # Multiply-adds the exact reference may spend per case; above it, a sample of positions.
 EXACT_BUDGET = 10_000_000
@@ -70,6 +76,50 @@ def _dot2_windows(padded, weights, rows, cols, values, scale):
         scale[n] = absolute
 
 
+@njit(parallel=True, cache=True)
+def _dot2_channel_windows(padded, filters, index, values, scale):
+    """At each ``(b, k, y, x)``: Dot2 of ``padded[b, :, y:y+kh, x:x+kw]`` with ``filters[k]``, and its error scale."""
+    channels, kh, kw = filters.shape[1], filters.shape[2], filters.shape[3]
+    for n in prange(index.shape[0]):
+        b, k, i, j = index[n, 0], index[n, 1], index[n, 2], index[n, 3]
+        p = 0.0
+        s = 0.0
+        absolute = 0.0
+        for c in range(channels):
+            for a in range(kh):
+                for d in range(kw):
+                    x = padded[b, c, i + a, j + d]
+                    w = filters[k, c, a, d]
+                    h, r = _two_product(w, x)
+                    p, q = _two_sum(p, h)
+                    s += q + r
+                    absolute += abs(w) * abs(x)
+        values[n] = p + s
+        scale[n] = absolute
+
+
+@njit(parallel=True, cache=True)
+def _dot2_weight_sums(padded, grads, index, values, scale):
+    """At each ``(k, c, i, j)``: Dot2 over images and output positions of ``padded[b, c, i+y, j+x] * grads[b, k, y, x]``."""
+    batch, oh, ow = grads.shape[0], grads.shape[2], grads.shape[3]
+    for n in prange(index.shape[0]):
+        k, c, i, j = index[n, 0], index[n, 1], index[n, 2], index[n, 3]
+        p = 0.0
+        s = 0.0
+        absolute = 0.0
+        for b in range(batch):
+            for y in range(oh):
+                for x in range(ow):
+                    v = padded[b, c, i + y, j + x]
+                    g = grads[b, k, y, x]
+                    h, r = _two_product(g, v)
+                    p, q = _two_sum(p, h)
+                    s += q + r
+                    absolute += abs(g) * abs(v)
+        values[n] = p + s
+        scale[n] = absolute
+
+
 def dot2(x, y) -> float:
     """The Dot2 dot product of two 1-D float64 arrays (for tests and users)."""
     x = np.ascontiguousarray(x, dtype=np.float64).reshape(1, -1)
@@ -107,14 +157,67 @@ def sample_positions(out_shape, taps: int, seed: int = 0) -> tuple[np.ndarray, n
     return unique[:, 0].astype(np.int64), unique[:, 1].astype(np.int64)
 
 
-def exact_reference(problem: Problem, image: np.ndarray, kernel: np.ndarray, seed: int = 0) -> dict:
-    """Exact outputs at the sampled positions: ``rows``, ``cols``, ``values``, ``scale`` (sum |f||g|)."""
-    k = np.ascontiguousarray(effective_kernel(problem.op, np.asarray(kernel, np.float64).reshape(problem.kernel_shape)))
-    padded = problem.pad(image, np.float64)
+def sample_layer_positions(shape, terms: int, seed: int = 0) -> np.ndarray:
+    """Positions (rows of four indices) of a layer's 4-D output for the exact reference.
+
+    All of them if affordable; else the corners of the first and last map
+    (where padding enters) and seeded random positions, at least
+    ``MIN_SAMPLES`` in all and about ``EXACT_BUDGET / terms``.
+    """
+    shape = tuple(int(s) for s in shape)
+    size = math.prod(shape)
+    if size * terms <= EXACT_BUDGET:
+        return np.indices(shape).reshape(4, -1).T.astype(np.int64)
+    rng = np.random.default_rng([seed, *shape, terms])
+    count = max(MIN_SAMPLES, EXACT_BUDGET // terms)
+    (b, k, h, w), picks = shape, []
+    for first in ((0, 0), (b - 1, k - 1)):
+        picks += [(*first, y, x) for y in (0, h - 1) for x in (0, w - 1)]
+    random = np.stack([rng.integers(0, n, count) for n in shape], 1)
+    return np.unique(np.concatenate([np.array(picks, np.int64), random]), axis=0)
+
+
+def exact_reference(problem: Problem, first: np.ndarray, second: np.ndarray, seed: int = 0) -> dict:
+    """Exact outputs at the sampled positions: ``index`` (a tuple of index arrays), ``values``, ``scale``.
+
+    ``scale`` is sum |f||g| of each output's terms. A single image's inputs are
+    image and kernel; a layer's are its pass's two inputs
+    (:func:`kernels._layers.input_shapes`), and its positions index the 4-D output.
+    """
+    if problem.is_layer:
+        return _exact_layer(problem, first, second, seed)
+    k = np.ascontiguousarray(effective_kernel(problem.op, np.asarray(second, np.float64).reshape(problem.kernel_shape)))
+    padded = problem.pad(first, np.float64)
     rows, cols = sample_positions(problem.out_shape, math.prod(problem.kernel_shape), seed)
     values, scale = np.empty(rows.shape[0]), np.empty(rows.shape[0])
     _dot2_windows(padded, k, rows, cols, values, scale)
-    return {"rows": rows, "cols": cols, "values": values, "scale": scale}
+    return {"index": (rows, cols), "values": values, "scale": scale}
+
+
+def _exact_layer(problem: Problem, first: np.ndarray, second: np.ndarray, seed: int) -> dict:
+    """:func:`exact_reference` of a layer's pass: each output a Dot2 over its channels and taps (or images)."""
+    kh, kw = problem.kernel_shape
+    first, second = np.asarray(first, np.float64), np.asarray(second, np.float64)
+    if problem.pass_ == "backward-weights":
+        padded, grads = pad_images(problem, first), np.ascontiguousarray(second)
+        index = sample_layer_positions(output_shape(problem), problem.batch * math.prod(problem.out_shape), seed)
+        values, scale = np.empty(len(index)), np.empty(len(index))
+        _dot2_weight_sums(padded, grads, index, values, scale)
+        if problem.op == "conv":  # the gradient of flipped filters is the correlation's, flipped back
+            index = index.copy()
+            index[:, 2], index[:, 3] = kh - 1 - index[:, 2], kw - 1 - index[:, 3]
+    else:
+        if problem.pass_ == "forward":
+            padded, filters = pad_images(problem, first), np.ascontiguousarray(oriented(problem, second))
+        else:  # backward-data: the output gradients in their zero frame, the filters flipped and transposed
+            (top, left), size = data_gradient_padding(problem)
+            padded = np.zeros((*first.shape[:2], *size))
+            padded[:, :, top : top + first.shape[2], left : left + first.shape[3]] = first
+            filters = data_gradient_filters(problem, second)
+        index = sample_layer_positions(output_shape(problem), filters.shape[1] * kh * kw, seed)
+        values, scale = np.empty(len(index)), np.empty(len(index))
+        _dot2_channel_windows(padded, filters, index, values, scale)
+    return {"index": tuple(index.T), "values": values, "scale": scale}
 
 
 def exact_error_metrics(result: np.ndarray, exact: dict, dtype: str) -> dict[str, float]:
@@ -125,7 +228,7 @@ def exact_error_metrics(result: np.ndarray, exact: dict, dtype: str) -> dict[str
     (sum |f||g|) in units of the dtype's eps, the scale of rounding-error bounds.
     ``err_positions``: how many positions (all outputs, or the sample).
     """
-    got = np.asarray(result, dtype=np.float64)[exact["rows"], exact["cols"]]
+    got = np.asarray(result, dtype=np.float64)[exact["index"]]
     diff = np.abs(got - exact["values"])
     eps = float(np.finfo(dtype).eps)
     if not np.all(np.isfinite(diff)):

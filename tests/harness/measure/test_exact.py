@@ -10,11 +10,13 @@ from harness.measure.exact import (
     dot2,
     exact_error_metrics,
     exact_reference,
+    sample_layer_positions,
     sample_positions,
 )
 from harness.plan.cases import Case, Timing
 from harness.plan.inputs import make_inputs
 from kernels import Problem
+from kernels._layers import layer_inputs, output_shape, reference_layer
 
 
 def test_dot2_survives_catastrophic_cancellation():
@@ -55,8 +57,7 @@ def test_small_cases_use_every_position_large_ones_a_sample_with_edges():
 
 def test_metrics_on_a_constructed_error():
     exact = {
-        "rows": np.array([0, 0]),
-        "cols": np.array([0, 1]),
+        "index": (np.array([0, 0]), np.array([0, 1])),
         "values": np.array([3.0, 4.0]),
         "scale": np.array([6.0, 8.0]),
     }
@@ -80,3 +81,47 @@ def test_rows_carry_exact_error_columns():
     row = run_case(case, ["numba-cpu"], Timing(min_sample_seconds=0.0))[0]
     assert row["status"] == "ok" and row["err_positions"] == 48 * 48
     assert 0 <= row["err_max_scaled"] < 25  # direct float32 sums of 25 terms: a few eps at most
+
+
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
+@pytest.mark.parametrize(("op", "mode"), [("corr", "same"), ("conv", "full"), ("conv", "valid")])
+def test_exact_layer_reference_at_every_position_of_a_small_layer(pass_, op, mode):
+    # Integer inputs: every sum is exact in float64, so the definition's float64 reference is exact too.
+    problem = Problem(op, mode, (6, 5), (3, 2), "float64", 1, 2, 3, 4, pass_)
+    rng = np.random.default_rng(0)
+    first, second = (rng.integers(-9, 10, a.shape).astype(float) for a in layer_inputs(problem))
+    exact = exact_reference(problem, first, second)
+    expected = reference_layer(problem, first, second)
+    assert exact["values"].size == expected.size  # small: every position
+    assert np.array_equal(exact["values"], expected[exact["index"]])
+    assert np.all(exact["scale"] >= np.abs(exact["values"]))
+
+
+def test_exact_layer_reference_beats_float64_rounding_of_a_channel_sum():
+    # Across channels: +big, the wanted small term, -big. A float64 channel sum loses the small term.
+    problem = Problem("corr", "valid", (1, 1), (1, 1), "float64", 1, 1, 3, 1)
+    x = np.array([1e16, 1.0, -1e16]).reshape(1, 3, 1, 1)
+    w = np.ones((1, 3, 1, 1))
+    assert reference_layer(problem, x, w).item() == 0.0
+    assert exact_reference(problem, x, w)["values"].item() == 1.0
+
+
+def test_large_layers_get_a_sample_with_the_corners_of_the_first_and_last_map():
+    shape = (8, 512, 14, 14)
+    index = sample_layer_positions(shape, terms=4608, seed=2)
+    assert MIN_SAMPLES <= len(index) <= EXACT_BUDGET // 4608 + 8
+    rows = set(map(tuple, index.tolist()))
+    assert {(0, 0, 0, 0), (0, 0, 13, 13), (7, 511, 0, 13), (7, 511, 13, 0)} <= rows
+    assert np.all(index < np.array(shape)) and np.all(index >= 0)
+
+
+def test_fft_layer_errors_against_the_exact_reference_are_small_in_eps():
+    from kernels._layer_fft import FftLayer
+
+    problem = Problem("corr", "same", (12, 12), (5, 5), "float32", 1, 2, 8, 4, "backward-data")
+    first, second = layer_inputs(problem, seed=3)
+    prepared = FftLayer(problem, first, second, "FFTW_ESTIMATE")
+    prepared()
+    metrics = exact_error_metrics(prepared.result(), exact_reference(problem, first, second), "float32")
+    assert metrics["err_positions"] == math.prod(output_shape(problem))
+    assert 0 < metrics["err_max_scaled"] < 50  # rounding of an FFT of ~8x8 tiles, in eps of sum |f||g|
