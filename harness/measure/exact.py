@@ -100,7 +100,7 @@ def _dot2_channel_windows(padded, filters, index, values, scale):
 
 @njit(parallel=True, cache=True)
 def _dot2_weight_sums(padded, grads, index, values, scale):
-    """At each ``(k, c, i, j)``: Dot2 over images and output positions of ``padded[b, c, i+y, j+x] * grads[b, k, y, x]``."""
+    """At each ``(k, c, i, j)``: Dot2 over images and positions of ``padded[b, c, i+y, j+x] * grads[b, k, y, x]``."""
     batch, oh, ow = grads.shape[0], grads.shape[2], grads.shape[3]
     for n in prange(index.shape[0]):
         k, c, i, j = index[n, 0], index[n, 1], index[n, 2], index[n, 3]
