@@ -77,6 +77,16 @@ def transform_counts(problem: Problem, tiles: int) -> tuple[int, int, int]:
     return b * tiles * c, b * tiles * k, k * c
 
 
+def work_units(problem: Problem, fft: tuple[int, int] | None = None) -> float:
+    """One call's work in units of one 2-D transform's ``predicted_cost``: transforms plus weighted products.
+
+    The products' weight is what a complex multiply-add costs against a unit of
+    transform (:data:`_PRODUCT_UNIT` over :data:`_TRANSFORM_UNIT`); the cost
+    models of :mod:`harness.analyse.layer_models` fit one slope to it.
+    """
+    return predicted_seconds(problem, fft or choose_tile(problem)) / _TRANSFORM_UNIT
+
+
 def predicted_seconds(problem: Problem, fft: tuple[int, int]) -> float:
     """The cost model's seconds for one call with transforms of shape ``fft`` (for choosing, not reporting)."""
     ty, tx = tile_count(_correlation_out(problem), problem.kernel_shape, fft)
