@@ -19,8 +19,8 @@ ONNX Runtime is the `onnxruntime` backend (kernels/ort_conv.py): graph
 optimisations on (its default), the weights as an initializer (so it may
 prepack them once, at session creation), `intra_op_num_threads` = threads, its
 pool not spinning between runs. Our algorithms pay every weight transform in
-each call, as a training step does, except "once" (Winograd's filters
-transformed in prepare).
+each call, as a training step does, except "once" (Winograd's and the FFT
+layer's filters transformed in prepare).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import numpy as np
 from harness.measure.timing import calibrate_loops, interleaved_samples, time_call
 from kernels import PreparedBase, Problem, get_backend
 from kernels._layer_direct import DirectLayer
+from kernels._layer_fft import FftLayer
 from kernels._layer_gemm import GemmLayer, limit_blas
 from kernels._layers import layer_inputs
 from kernels._winograd import WinogradLayer
@@ -92,13 +93,15 @@ def main() -> None:
                 problem = Problem("corr", "same", (size, size), (3, 3), "float32", args.threads, batch, channels,
                                   channels, pass_)  # fmt: skip
                 first, second = layer_inputs(problem)
-                cases = {"direct": DirectLayer(problem, first, second), "gemm": GemmLayer(problem, first, second)}
+                cases = {"direct": DirectLayer(problem, first, second), "gemm": GemmLayer(problem, first, second),
+                         "fftw": FftLayer(problem, first, second, "FFTW_MEASURE")}  # fmt: skip
                 if pass_ != "backward-weights":
                     cases["winograd-2"] = WinogradLayer(problem, first, second, tile=2)
                     cases["winograd-4"] = WinogradLayer(problem, first, second, tile=4)
                 if pass_ == "forward":  # as ONNX Runtime prepacks its constant weights
                     cases["winograd-2 once"] = WinogradLayer(problem, first, second, tile=2, filters_once=True)
                     cases["winograd-4 once"] = WinogradLayer(problem, first, second, tile=4, filters_once=True)
+                    cases["fftw once"] = FftLayer(problem, first, second, "FFTW_MEASURE", filters_once=True)
                 if pass_ == "forward":
                     cases["matmul"] = BareMatmul(cases["gemm"])
                     if onnx_ok:
@@ -116,9 +119,9 @@ def _layer(batch: int, channels: int, size: int) -> str:
 
 
 def _report(rows, no_onnx: bool) -> None:
-    ours = ("direct", "gemm", "winograd-2", "winograd-4")
-    once = ("winograd-2 once", "winograd-4 once")
-    print("\n1. forward: ONNX Runtime's time over ours (above 1: ours is faster); 'once': Winograd's filters")
+    ours = ("direct", "gemm", "fftw", "winograd-2", "winograd-4")
+    once = ("winograd-2 once", "winograd-4 once", "fftw once")
+    print("\n1. forward: ONNX Runtime's time over ours (above 1: ours is faster); 'once': Winograd's and the FFT's")
     print("   transformed in prepare, as ONNX Runtime prepacks its weights; the others transform them in every call")
     best_ratios, once_ratios = [], []
     for batch, channels, size, t in rows:
@@ -147,7 +150,7 @@ def _report(rows, no_onnx: bool) -> None:
     print("\n4. backward passes over the forward pass of the same algorithm (goal <= 1.30)")
     for batch, channels, size, t in rows:
         parts = []
-        for name in ("direct", "gemm", "winograd-4"):
+        for name in ("direct", "gemm", "fftw", "winograd-4"):
             for pass_ in ("backward-data", "backward-weights"):
                 if (pass_, name) in t:
                     parts.append(f"{name} {pass_} {t[(pass_, name)] / t[('forward', name)]:.2f}")

@@ -20,6 +20,7 @@ from matplotlib.patches import Rectangle
 
 from ..analyse.crossovers import GROUP, crossover_curve, crossovers, fit_crossover_constant, predicted_crossover
 from ..analyse.derived import ok_rows, with_sizes
+from ..analyse.layer_models import crossover_surface, fit_layer_models, layer_rows, layer_winners
 from ..analyse.models import case_medians, fit_models, kind_of, row_work
 from ..schema import KIND
 from .style import FORMATS, backend_colour, seconds_axis
@@ -316,7 +317,17 @@ def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "", formats=
             if (part["status"] == "ok").any():
                 paths += plot_all(part, out_dir / "machines" / machine, f"{title} on {machine}", formats)
         return paths
-    paths = [
+    layers = layer_rows(frame)
+    paths = []
+    if not layers.empty:  # a layer set: its winners and the crossover surface, not size grids of one layer each
+        paths += [
+            plot_layer_winners(layers, out_dir / "layers-winner.png", title, formats),
+            plot_layer_crossover(layers, out_dir / "layers-crossover.png", title, formats),
+        ]
+        frame = frame[~_is_layer(frame)]
+        if not (frame["status"] == "ok").any():
+            return paths
+    paths += [
         plot_times(frame, out_dir / "times.png", title, formats),
         plot_crossover(frame, out_dir / "crossover.png", title, formats),
         plot_winner(frame, out_dir / "winner.png", title, formats),
@@ -325,6 +336,98 @@ def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "", formats=
     if "err_max_scaled" in frame and frame["err_max_scaled"].notna().any():
         paths.append(plot_accuracy(frame, out_dir / "accuracy.png", title, formats))
     return paths
+
+
+def _is_layer(frame: pd.DataFrame) -> pd.Series:
+    """Which rows are layers (tables from before layers have none)."""
+    if "in_channels" not in frame:
+        return pd.Series(False, index=frame.index)
+    single = (frame["batch"] == 1) & (frame["in_channels"] == 1) & (frame["out_channels"] == 1)
+    return ~(single & (frame["pass"] == "forward"))
+
+
+def _layer_label(layer: dict) -> str:
+    n = f"{layer['kernel_h']}x{layer['kernel_w']}"
+    return f"{layer['in_channels']}->{layer['out_channels']} {layer['image_h']}x{layer['image_w']} {n}"
+
+
+def plot_layer_winners(rows: pd.DataFrame, path: str | Path, title: str = "", formats=("png",)) -> Path:
+    """The fastest backend of each layer of a set, per pass and batch, and by how much.
+
+    ``rows``: :func:`~harness.analyse.layer_models.layer_rows`. One row of
+    cells per layer, one column per (pass, batch); colour is the winner, the
+    label its margin (the runner-up's time over the winner's).
+    """
+    winners = layer_winners(rows)
+    layers = winners[["kernel_h", "kernel_w", "image_h", "image_w", "in_channels", "out_channels"]].drop_duplicates()
+    layers = layers.sort_values(["kernel_h", "image_h", "in_channels", "out_channels"]).to_dict("records")
+    order = {"forward": 0, "backward-data": 1, "backward-weights": 2}
+    columns = {(p, int(b)) for p, b in zip(winners["pass"], winners["batch"])}
+    columns = sorted(columns, key=lambda c: (order[c[0]], c[1]))
+    fig = Figure(figsize=(2.2 + 0.75 * len(columns), 1.2 + 0.32 * len(layers)))
+    ax = fig.subplots()
+    for record in winners.to_dict("records"):
+        y = next(i for i, layer in enumerate(layers) if all(record[k] == v for k, v in layer.items()))
+        x = columns.index((record["pass"], int(record["batch"])))
+        ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, color=backend_colour(record["winner"]), alpha=0.75))
+        if np.isfinite(record["margin"]):
+            ax.text(x, y, f"{record['margin']:.2f}x", ha="center", va="center", fontsize=6)
+    ax.set_xlim(-0.5, len(columns) - 0.5)
+    ax.set_ylim(len(layers) - 0.5, -0.5)
+    ax.set_xticks(range(len(columns)), [f"{p.replace('-', chr(10))}\nB={b}" for p, b in columns], fontsize=6)
+    ax.set_yticks(range(len(layers)), [_layer_label(layer) for layer in layers], fontsize=6)
+    names = sorted(winners["winner"].unique())
+    handles = [Rectangle((0, 0), 1, 1, color=backend_colour(n), alpha=0.75) for n in names]
+    ax.legend(handles, names, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="fastest")
+    ax.set_ylabel("layer: C->K, image, kernel")
+    return _finish(fig, path, (title + ": " if title else "") + "fastest per layer; label = runner-up / winner")
+
+
+# The grid of the crossover surface: square kernels and channel counts (C = K).
+SURFACE_KERNELS = (1, 3, 5, 7, 9, 11)
+SURFACE_CHANNELS = (4, 8, 16, 32, 64, 128, 256, 512)
+
+
+def plot_layer_crossover(rows: pd.DataFrame, path: str | Path, title: str = "", formats=("png",)) -> Path:
+    """The crossover surface in kernel size and channels: the backend the layer models predict fastest.
+
+    One panel per pass, at the set's most common image size and its largest
+    batch; C = K. The models (:mod:`harness.analyse.layer_models`) are fitted on
+    every layer of the run, so cells far from the measured layers are
+    extrapolations: the measured layers are marked with dots.
+    """
+    models = fit_layer_models(rows)
+    image = int(rows["image_h"].mode().iloc[0])
+    batch = int(rows["batch"].max())
+    kind = {k: rows[k].iloc[0] for k in ("op", "mode", "dtype")} | {"threads": int(rows["threads"].iloc[0])}
+    passes = [p for p in ("forward", "backward-data", "backward-weights") if p in set(rows["pass"])]
+    fig = Figure(figsize=(4.2 * len(passes) + 1.2, 4.0))
+    axes = fig.subplots(1, len(passes), squeeze=False)[0]
+    names = set()
+    for ax, pass_ in zip(axes, passes):
+        surface = crossover_surface(models, image, batch, pass_, SURFACE_KERNELS, SURFACE_CHANNELS, **kind)
+        for cell in surface.to_dict("records"):
+            x, y = SURFACE_CHANNELS.index(cell["channels"]), SURFACE_KERNELS.index(cell["kernel_n"])
+            names.add(cell["winner"])
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, color=backend_colour(cell["winner"]), alpha=0.75))
+            if np.isfinite(cell["margin"]):
+                ax.text(x, y, f"{cell['margin']:.1f}", ha="center", va="center", fontsize=6)
+        measured = rows[(rows["pass"] == pass_) & (rows["in_channels"] == rows["out_channels"])]
+        for c, n in set(zip(measured["in_channels"], measured["kernel_h"])):
+            if c in SURFACE_CHANNELS and n in SURFACE_KERNELS:
+                ax.plot(SURFACE_CHANNELS.index(c) + 0.3, SURFACE_KERNELS.index(n) - 0.3, "k.", markersize=4)
+        ax.set_xlim(-0.5, len(SURFACE_CHANNELS) - 0.5)
+        ax.set_ylim(-0.5, len(SURFACE_KERNELS) - 0.5)
+        ax.set_xticks(range(len(SURFACE_CHANNELS)), [str(c) for c in SURFACE_CHANNELS], fontsize=7)
+        ax.set_yticks(range(len(SURFACE_KERNELS)), [f"{n}x{n}" for n in SURFACE_KERNELS], fontsize=7)
+        ax.set_xlabel("channels C = K")
+        ax.set_ylabel("kernel")
+        ax.set_title(f"{pass_}, B={batch}, {image}x{image}", fontsize=9)
+    names = sorted(names)
+    handles = [Rectangle((0, 0), 1, 1, color=backend_colour(n), alpha=0.75) for n in names]
+    axes[-1].legend(handles, names, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="predicted fastest")
+    heading = "predicted fastest by the layer models; label = runner-up / winner; dots: measured layers"
+    return _finish(fig, path, (title + ": " if title else "") + heading)
 
 
 def _size_grid(ax, kernels, images, title: str) -> None:

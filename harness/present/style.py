@@ -26,6 +26,9 @@ BACKEND_COLOURS = {
     "cupy-direct": _TAB20[8],
     "cupy-scipy-fft": _TAB20[14],
     "torch-cudnn": _TAB20[13],
+    "im2col-gemm": _TAB20[10],
+    "winograd": _TAB20[12],
+    "onnxruntime": _TAB20[15],
 }
 FORMATS = ("png", "svg", "pdf")
 
