@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._layer_direct import LayerPrepared
 from ._layer_loops import fold, pad_into, unfold
@@ -24,10 +23,13 @@ from ._problem import Problem
 
 def limit_blas(threads: int) -> str:
     """Give BLAS ``threads`` threads for the calls that follow (the limit is process-wide); returns which BLAS."""
+    # Imported here: importing threadpoolctl sets KMP_DUPLICATE_LIB_OK, and importing kernels changes nothing.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
     threadpool_limits(limits=threads, user_api="blas")
     found = [i for i in threadpool_info() if i["user_api"] == "blas"]
     numpy_own = [i for i in found if "numpy" in i.get("filepath", "")] or found  # others may be loaded beside it
-    names = [f"{i['internal_api']} {i['version']}" for i in numpy_own]
+    names = [f"{i['internal_api']} {i['version']} ({i.get('architecture') or 'kernels unknown'})" for i in numpy_own]
     return f"BLAS: {', '.join(names) or 'none found'}"
 
 
