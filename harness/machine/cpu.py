@@ -12,13 +12,14 @@ from .gpu import gpu_names
 from .memory import total_bytes
 
 _FLAGS_OF_INTEREST = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "neon", "asimd")
-# The environment variables that decide how many threads a backend gets, recorded with every run.
+# The environment variables that decide a backend's threads (and BLAS's kernels), recorded with every run.
 THREAD_ENV = (
     "GOMP_SPINCOUNT",
     "OMP_WAIT_POLICY",
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
     "OPENBLAS_THREAD_TIMEOUT",
+    "OPENBLAS_CORETYPE",
     "MKL_NUM_THREADS",
     "NUMBA_NUM_THREADS",
 )
