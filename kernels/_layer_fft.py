@@ -5,7 +5,8 @@ multiply-accumulate (Mathieu, Henaff and LeCun, arXiv 1312.5851): each of the
 B x C input maps and K x C filters is transformed once, and at every frequency
 the sum over channels is one complex matrix product, ``Y[f] (B x K) = X[f]
 (B x C) @ W[f] (C x K)``, which numpy's ``matmul`` runs on BLAS (``cgemm`` /
-``zgemm``), batched over the frequencies; then one inverse per output map.
+``zgemm``), the frequencies split across the threads
+(:func:`~kernels._layer_gemm.stacked_matmul`); then one inverse per output map.
 
 Large images are cut into overlap-save tiles: an output tile of ``t`` rows
 needs ``t + kh - 1`` input rows, and a circular transform of that length
@@ -36,7 +37,7 @@ from numba import njit, prange
 from ._fft_geometry import fast_lengths, length_penalty, predicted_cost
 from ._fftw_planning import make_plans, pyfftw
 from ._layer_direct import LayerPrepared
-from ._layer_gemm import limit_blas
+from ._layer_gemm import limit_blas, stacked_matmul
 from ._layer_loops import pad_into
 from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
 from ._problem import Problem
@@ -290,13 +291,14 @@ class FftLayer(LayerPrepared):
             gather_reversed(self.second, self._grad_tiles, *self._step, self._tiles[1], self._scale)
             self.plans["second"].execute()
             g = self._g.reshape(frequencies, *self._g.shape[2:])
-            np.matmul(x.transpose(0, 2, 1), g, out=self._d.reshape(frequencies, *self._d.shape[2:]))
+            product = self._d.reshape(frequencies, *self._d.shape[2:])
+            stacked_matmul(x.transpose(0, 2, 1), g, product, self.problem.threads)
             self.plans["inverse"].execute()
             return
         if not self.filters_once:
             self._transform_filters()
         w = self._w.reshape(frequencies, *self._w.shape[2:])
-        np.matmul(x, w, out=self._y.reshape(frequencies, *self._y.shape[2:]))
+        stacked_matmul(x, w, self._y.reshape(frequencies, *self._y.shape[2:]), self.problem.threads)
         self.plans["inverse"].execute()
         kh, kw = self.problem.kernel_shape
         scatter_tiles(self._spatial, self._out, kh - 1, kw - 1, self._tiles[1])

@@ -12,6 +12,7 @@ BLAS it was built with, limited to the problem's threads with threadpoolctl.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -31,6 +32,48 @@ def limit_blas(threads: int) -> str:
     numpy_own = [i for i in found if "numpy" in i.get("filepath", "")] or found  # others may be loaded beside it
     names = [f"{i['internal_api']} {i['version']} ({i.get('architecture') or 'kernels unknown'})" for i in numpy_own]
     return f"BLAS: {', '.join(names) or 'none found'}"
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_blas_controllers: list = []
+
+
+def _blas() -> list:
+    """threadpoolctl's controllers of the loaded BLAS libraries, found once (finding them takes milliseconds)."""
+    if not _blas_controllers:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controllers.extend(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _blas_controllers
+
+
+def stacked_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> None:
+    """``np.matmul(a, b, out=out)`` of stacked matrices, the stack split across ``threads`` threads.
+
+    Each share runs on one BLAS thread, and BLAS gets ``threads`` back after.
+    For many small products (an FFT layer's one per frequency) this measured
+    2-4x faster than numpy's loop over the stack calling a two-thread BLAS,
+    whose threads were woken and joined for every small product.
+    """
+    if threads <= 1 or a.shape[0] < 2:
+        np.matmul(a, b, out=out)
+        return
+    pool = _pools.get(threads)
+    if pool is None:
+        pool = _pools[threads] = ThreadPoolExecutor(threads - 1, thread_name_prefix="convbench-matmul")
+    controllers = _blas()
+    for controller in controllers:
+        controller.set_num_threads(1)
+    try:
+        bounds = np.linspace(0, a.shape[0], threads + 1).astype(int)
+        pairs = zip(bounds[1:-1], bounds[2:])
+        shares = [pool.submit(np.matmul, a[lo:hi], b[lo:hi], out=out[lo:hi]) for lo, hi in pairs]
+        np.matmul(a[: bounds[1]], b[: bounds[1]], out=out[: bounds[1]])  # numpy lets go of the GIL in BLAS
+        for share in shares:
+            share.result()
+    finally:
+        for controller in controllers:
+            controller.set_num_threads(threads)
 
 
 class GemmLayer(LayerPrepared):
