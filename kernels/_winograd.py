@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._layer_direct import LayerPrepared
-from ._layer_gemm import limit_blas
+from ._layer_gemm import limit_blas, stacked_matmul
 from ._layers import correlation_filters, data_gradient_padding, output_shape
 from ._problem import Problem
 
@@ -245,7 +245,7 @@ class WinogradLayer(LayerPrepared):
         if not self.filters_once:
             self._transform_filters()
         input_transform(self._padded, self._bt, self._v, *self._tiles)
-        np.matmul(self._v, self._u, out=self._m)
+        stacked_matmul(self._v, self._u, self._m, self.problem.threads)
         output_transform(self._m, self._at, self._out, *self._tiles)
 
     def _output(self) -> np.ndarray:

@@ -87,13 +87,20 @@ class LayerModel:
         return self.slope * layer_work(self.method, problem, self.options) + self.intercept
 
 
+def is_layer(frame: pd.DataFrame) -> pd.Series:
+    """Which rows are layers (tables from before layers have none)."""
+    if "in_channels" not in frame:
+        return pd.Series(False, index=frame.index)
+    single = (frame["batch"] == 1) & (frame["in_channels"] == 1) & (frame["out_channels"] == 1)
+    return ~(single & (frame["pass"] == "forward"))
+
+
 def layer_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Successful layer rows, one per backend and layer case (the median over visits, inputs and seeds)."""
     ok = ok_rows(frame)
     if ok.empty or "in_channels" not in ok:
         return ok.iloc[0:0]
-    single = (ok["batch"] == 1) & (ok["in_channels"] == 1) & (ok["out_channels"] == 1) & (ok["pass"] == "forward")
-    ok = ok[~single]
+    ok = ok[is_layer(ok)]
     keys = ["backend", "method", "op", "mode", "dtype", "threads", *LAYER_CASE]
     ok = ok.assign(options=ok["options"].fillna("") if "options" in ok else "")
     medians = ok.groupby(keys, as_index=False, sort=True)

@@ -20,7 +20,7 @@ from matplotlib.patches import Rectangle
 
 from ..analyse.crossovers import GROUP, crossover_curve, crossovers, fit_crossover_constant, predicted_crossover
 from ..analyse.derived import ok_rows, with_sizes
-from ..analyse.layer_models import crossover_surface, fit_layer_models, layer_rows, layer_winners
+from ..analyse.layer_models import crossover_surface, fit_layer_models, is_layer, layer_rows, layer_winners
 from ..analyse.models import case_medians, fit_models, kind_of, row_work
 from ..schema import KIND
 from .style import FORMATS, backend_colour, seconds_axis
@@ -324,7 +324,7 @@ def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "", formats=
             plot_layer_winners(layers, out_dir / "layers-winner.png", title, formats),
             plot_layer_crossover(layers, out_dir / "layers-crossover.png", title, formats),
         ]
-        frame = frame[~_is_layer(frame)]
+        frame = frame[~is_layer(frame)]
         if not (frame["status"] == "ok").any():
             return paths
     paths += [
@@ -336,14 +336,6 @@ def plot_all(frame: pd.DataFrame, out_dir: str | Path, title: str = "", formats=
     if "err_max_scaled" in frame and frame["err_max_scaled"].notna().any():
         paths.append(plot_accuracy(frame, out_dir / "accuracy.png", title, formats))
     return paths
-
-
-def _is_layer(frame: pd.DataFrame) -> pd.Series:
-    """Which rows are layers (tables from before layers have none)."""
-    if "in_channels" not in frame:
-        return pd.Series(False, index=frame.index)
-    single = (frame["batch"] == 1) & (frame["in_channels"] == 1) & (frame["out_channels"] == 1)
-    return ~(single & (frame["pass"] == "forward"))
 
 
 def _layer_label(layer: dict) -> str:

@@ -13,6 +13,15 @@ import pandas as pd
 
 from ..analyse.break_even import break_even_calls
 from ..analyse.crossovers import crossover_table, crossovers, fit_crossover_constant
+from ..analyse.layer_models import (
+    fit_layer_models,
+    held_out_choices,
+    is_layer,
+    layer_model_table,
+    layer_rows,
+    layer_winners,
+    regret_summary,
+)
 from ..analyse.models import fit_models, model_table
 from ..schema import REPORT
 from ..store.tables import load_results, read_metadata
@@ -157,13 +166,54 @@ def _break_even_section(frame: pd.DataFrame) -> list[str]:
     return lines + [markdown_table(table, columns), ""]
 
 
+def _layer_section(layers: pd.DataFrame) -> list[str]:
+    """A layer set: wins per backend and pass, the layer models, and the chooser on held-out layers."""
+    winners = layer_winners(layers)
+    counts = winners.groupby(["pass", "winner"]).agg(layers=("winner", "size"), median_margin=("margin", "median"))
+    choices = held_out_choices(layers)
+    regret = regret_summary(choices)
+    models = layer_model_table(fit_layer_models(layers))
+    lines = [
+        "## CNN layers",
+        "",
+        "Which backend is fastest on how many of the set's layer cases (each layer at each batch), and the "
+        "median of its margin (the runner-up's time over its own):",
+        "",
+        markdown_table(counts.reset_index(), {"pass": "pass", "winner": "fastest", "layers": "cases",
+                                              "median_margin": "median margin"}),  # fmt: skip
+        "",
+        "Layer cost models: one per backend and pass over every layer, `t = slope * work + intercept`, with "
+        "the channels inside the work (direct and im2col: B K C n² oh ow multiply-adds; FFT: its transforms "
+        "and weighted complex products; Winograd: its tile counts).",
+        "",
+        markdown_table(models.assign(rms_pct=100 * models["rms_rel"]), {"backend": "backend", "pass": "pass",
+                       "slope": "slope (s / unit)", "intercept": "intercept (s)", "rms_pct": "rms %",
+                       "points": "points"}) if not models.empty else "No layer models.",  # fmt: skip
+        "",
+    ]
+    if regret.get("cases"):
+        lines += [
+            f"The chooser on held-out layers (each layer's backend picked by models fitted on the other layers, "
+            f"{regret['cases']} cases): regret median {regret['median']:.3f}, 95th percentile {regret['p95']:.3f}, "
+            f"largest {regret['max']:.3f}; the fastest picked in {regret['fastest_share']:.0%}.",
+            "",
+        ]
+    return lines
+
+
 def _analysis_sections(frame: pd.DataFrame, plot_dir: Path, name: str, report_dir: Path) -> list[str]:
     """Crossover, cost models, break-even and plots (drawn in ``plot_dir``) of one machine's rows."""
-    models = fit_models(frame)
     if not (frame["status"] == "ok").any():
         return ["No successful rows: nothing to fit or plot.", ""]
     plots = plot_all(frame, plot_dir, title=name)
-    lines = _crossover_section(frame, models) + _model_section(models) + _break_even_section(frame)
+    layers = layer_rows(frame)
+    lines = _layer_section(layers) if not layers.empty else []
+    # Size grids of single images; a layer's own grid would hold one layer shape.
+    single = frame[~is_layer(frame)]
+    if (single["status"] == "ok").any():
+        models = fit_models(single)
+        lines += _crossover_section(single, models) + _model_section(models)
+    lines += _break_even_section(frame)
     lines += ["## Plots", ""]
     for path in plots:
         lines += [f"![{path.stem}]({path.relative_to(report_dir).as_posix()})", ""]
