@@ -13,8 +13,13 @@ weights change every step).
 ``forward`` runs on the padded images; ``backward-data`` is the same
 computation on the padded output gradients with the filters flipped and their
 channels transposed (:func:`kernels._layers.data_gradient_filters`), as for the
-direct layer. ``backward-weights`` is not a 3x3 filter of the inputs and is not
-done here.
+direct layer. ``backward-weights`` is the same algorithm's adjoint in the
+filters: differentiating ``Y = A^T [U * V] A`` with respect to the filter
+gives ``dW = G^T [(A dY A^T) * V] G`` (Lavin and Gray's F(3x3, m x m) for the
+weight gradient), so each m x m tile of output gradients is transformed with
+``A``, each a x a input tile with ``B^T`` as in the forward pass, the a^2
+products ``M[xi] = V[xi]^T (C x tiles) @ Q[xi] (tiles x K)`` sum over the
+images and tiles, and ``G^T M G`` gives each 3x3 gradient.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from numba import njit, prange
 
 from ._layer_direct import LayerPrepared
 from ._layer_gemm import limit_blas, stacked_matmul
-from ._layers import correlation_filters, data_gradient_padding, output_shape
+from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
 from ._problem import Problem
 
 # The transforms of Lavin and Gray (their equations 7 and 9-11): B^T, G and A^T for each output tile size m.
@@ -183,8 +188,75 @@ def output_transform(mm, at, out, tiles_h, tiles_w):
                         out[b, k, y, x] = pixel[k]
 
 
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def gradient_transform(gp, a_matrix, q, tiles_h, tiles_w):
+    """``q[(i, j), (b, tile), k] = (A g A^T)[i, j]`` for every m x m tile ``g`` of output gradients (channels last).
+
+    ``a_matrix`` is ``A`` (a x m), the transpose of the output transform.
+    Parallel over rows of tiles; innermost loops along the output channels.
+    """
+    batch, maps = gp.shape[0], gp.shape[3]
+    a, m = a_matrix.shape
+    for t in prange(batch * tiles_h):
+        b, th = t // tiles_h, t % tiles_h
+        half = np.empty((a, m, maps), q.dtype)
+        y0 = th * m
+        for tw in range(tiles_w):
+            x0 = tw * m
+            for i in range(a):
+                for x in range(m):
+                    for k in range(maps):
+                        half[i, x, k] = 0
+                    for r in range(m):
+                        coef = a_matrix[i, r]
+                        if coef != 0:
+                            for k in range(maps):
+                                half[i, x, k] += coef * gp[b, y0 + r, x0 + x, k]
+            p = (b * tiles_h + th) * tiles_w + tw
+            for i in range(a):
+                for j in range(a):
+                    xi = i * a + j
+                    for k in range(maps):
+                        q[xi, p, k] = 0
+                    for r in range(m):
+                        coef = a_matrix[j, r]
+                        if coef != 0:
+                            for k in range(maps):
+                                q[xi, p, k] += coef * half[i, r, k]
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def weight_output_transform(mm, g_matrix, out):
+    """``out[k, c] = G^T M[:, c, k] G``: each 3x3 weight gradient from its a^2 summed products; parallel over ``c``."""
+    a = g_matrix.shape[0]
+    sources, targets = mm.shape[1], mm.shape[2]
+    for c in prange(sources):
+        half = np.empty((3, a, targets), out.dtype)
+        pixel = np.empty(targets, out.dtype)
+        for r in range(3):
+            for j in range(a):
+                for k in range(targets):
+                    half[r, j, k] = 0
+                for i in range(a):
+                    coef = g_matrix[i, r]
+                    if coef != 0:
+                        for k in range(targets):
+                            half[r, j, k] += coef * mm[i * a + j, c, k]
+        for r in range(3):
+            for s in range(3):
+                for k in range(targets):
+                    pixel[k] = 0
+                for j in range(a):
+                    coef = g_matrix[j, s]
+                    if coef != 0:
+                        for k in range(targets):
+                            pixel[k] += coef * half[r, j, k]
+                for k in range(targets):
+                    out[k, c, r, s] = pixel[k]
+
+
 class WinogradLayer(LayerPrepared):
-    """``forward`` or ``backward-data`` of a layer with 3x3 filters by F(tile x tile, 3x3).
+    """A pass of a layer with 3x3 filters by F(tile x tile, 3x3) (see the module docstring for backward-weights).
 
     With ``filters_once`` the filter transform runs once, in ``prepare`` (its
     seconds in ``setup_seconds["filter_transform"]``), as an inference engine
@@ -194,7 +266,7 @@ class WinogradLayer(LayerPrepared):
     Raises
     ------
     ValueError
-        For other kernel sizes, ``backward-weights``, or a tile other than 2 or 4.
+        For other kernel sizes, filters once for backward-weights, or a tile other than 2 or 4.
     """
 
     def __init__(
@@ -203,16 +275,20 @@ class WinogradLayer(LayerPrepared):
         if problem.kernel_shape != (3, 3):
             kh, kw = problem.kernel_shape
             raise ValueError(f"Winograd F(m, 3x3) needs 3x3 filters, got {kh}x{kw}")
-        if problem.pass_ == "backward-weights":
-            raise ValueError("Winograd F(m, 3x3) does forward and backward-data; backward-weights is not a 3x3 filter")
+        if problem.pass_ == "backward-weights" and filters_once:
+            raise ValueError("backward-weights has no fixed filters to transform once")
         super().__init__(problem, first, second)
         self.tile, self.filters_once = tile, filters_once
         dtype = problem.np_dtype
         self._bt, self._g, self._at = transforms(tile, dtype)
         a = tile + 2
-        oh, ow = output_shape(problem)[2:]
+        weights = problem.pass_ == "backward-weights"
+        oh, ow = problem.out_shape if weights else output_shape(problem)[2:]  # the tiles cover the gradients
         self._tiles = (-(-oh // tile), -(-ow // tile))
         tiles = problem.batch * self._tiles[0] * self._tiles[1]
+        if weights:
+            self._weights_buffers(tiles, a)
+            return
         if problem.pass_ == "forward":
             sources, targets, self._offset = problem.in_channels, problem.out_channels, problem.pad_before
         else:
@@ -235,12 +311,38 @@ class WinogradLayer(LayerPrepared):
             with self.stage("filter_transform"):
                 self._transform_filters()
 
+    def _weights_buffers(self, tiles: int, a: int) -> None:
+        """backward-weights: the padded images and the output gradients channels last, their transforms, compiled."""
+        problem, dtype, tile = self.problem, self.problem.np_dtype, self.tile
+        c, k = problem.in_channels, problem.out_channels
+        self._offset = problem.pad_before
+        self._a = np.ascontiguousarray(self._at.T)
+        with self.stage("alloc"):
+            rows, cols = self._tiles[0] * tile, self._tiles[1] * tile
+            self._padded = np.zeros((problem.batch, rows + 2, cols + 2, c), dtype)
+            self._grads = np.zeros((problem.batch, rows, cols, k), dtype)  # past the gradients: zero
+            self._v = np.empty((a * a, tiles, c), dtype)
+            self._q = np.empty((a * a, tiles, k), dtype)
+            self._m = np.empty((a * a, c, k), dtype)
+            self._out = np.empty((k, c, 3, 3), dtype)
+        self.notes = limit_blas(problem.threads)
+        with self.stage("compile"):
+            self._run()
+
     def _transform_filters(self) -> None:
         self._filters[...] = correlation_filters(self.problem, self.second)
         filter_transform(self._filters, self._g, self._u)
 
     def _run(self) -> None:
         top, left = self._offset
+        if self.problem.pass_ == "backward-weights":
+            pad_channels_last(self.first, self._padded, top, left)
+            pad_channels_last(self.second, self._grads, 0, 0)
+            input_transform(self._padded, self._bt, self._v, *self._tiles)
+            gradient_transform(self._grads, self._a, self._q, *self._tiles)
+            stacked_matmul(self._v.transpose(0, 2, 1), self._q, self._m, self.problem.threads)
+            weight_output_transform(self._m, self._g, self._out)
+            return
         pad_channels_last(self.first, self._padded, top, left)
         if not self.filters_once:
             self._transform_filters()
@@ -249,4 +351,6 @@ class WinogradLayer(LayerPrepared):
         output_transform(self._m, self._at, self._out, *self._tiles)
 
     def _output(self) -> np.ndarray:
+        if self.problem.pass_ == "backward-weights":
+            return oriented(self.problem, self._out)  # a conv layer's weights gradient, flipped back
         return self._out

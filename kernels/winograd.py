@@ -3,8 +3,8 @@
 Options: ``tile`` (4 by default: 4x4 outputs per tile, 4x fewer multiplications
 than direct; 2: 2.25x fewer, smaller errors) and ``filters`` (``per-call``: the
 filter transform is part of every call, as in training; ``once``: done in
-``prepare``, as an inference engine prepacks constant weights). Forward and
-backward-data passes.
+``prepare``, as an inference engine prepacks constant weights). Every pass;
+backward-weights by the algorithm's adjoint (:mod:`kernels._winograd`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ class WinogradBackend(BackendBase):
         if problem.kernel_shape != (3, 3):
             kh, kw = problem.kernel_shape
             return False, f"F(m, 3x3) computes 3x3 kernels only, not {kh}x{kw}"
-        if problem.pass_ == "backward-weights":
-            return False, "backward-weights is not a 3x3 filter of the inputs"
+        if problem.pass_ == "backward-weights" and self.filters == "once":
+            return False, "backward-weights has no fixed filters to transform once"
         return numba_threads_supported(problem.threads)
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> WinogradLayer:

@@ -129,7 +129,7 @@ def test_cpu_layer_inputs_of_the_wrong_shape_are_refused():
 
 
 @pytest.mark.parametrize("tile", [2, 4])
-@pytest.mark.parametrize("pass_", ["forward", "backward-data"])
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
 @pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full")])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_winograd_matches_the_reference(tile, pass_, op, mode, dtype):
@@ -165,8 +165,8 @@ def test_winograd_refuses_what_it_does_not_compute():
     with pytest.raises(ValueError, match="needs 3x3 filters, got 5x5"):
         WinogradLayer(problem, *layer_inputs(problem))
     problem = Problem("corr", "same", (8, 8), (3, 3), "float32", 1, 1, 2, 2, "backward-weights")
-    with pytest.raises(ValueError, match="backward-weights is not a 3x3 filter"):
-        WinogradLayer(problem, *layer_inputs(problem))
+    with pytest.raises(ValueError, match="no fixed filters to transform once"):
+        WinogradLayer(problem, *layer_inputs(problem), filters_once=True)
     problem = Problem("corr", "same", (8, 8), (3, 3), "float32", 1, 1, 2, 2)
     with pytest.raises(ValueError, match="acceptable tiles are 2 and 4"):
         WinogradLayer(problem, *layer_inputs(problem), tile=6)
