@@ -95,9 +95,8 @@ def main() -> None:
                 first, second = layer_inputs(problem)
                 cases = {"direct": DirectLayer(problem, first, second), "gemm": GemmLayer(problem, first, second),
                          "fftw": FftLayer(problem, first, second, "FFTW_MEASURE")}  # fmt: skip
-                if pass_ != "backward-weights":
-                    cases["winograd-2"] = WinogradLayer(problem, first, second, tile=2)
-                    cases["winograd-4"] = WinogradLayer(problem, first, second, tile=4)
+                cases["winograd-2"] = WinogradLayer(problem, first, second, tile=2)
+                cases["winograd-4"] = WinogradLayer(problem, first, second, tile=4)
                 if pass_ == "forward":  # as ONNX Runtime prepacks its constant weights
                     cases["winograd-2 once"] = WinogradLayer(problem, first, second, tile=2, filters_once=True)
                     cases["winograd-4 once"] = WinogradLayer(problem, first, second, tile=4, filters_once=True)
