@@ -8,9 +8,9 @@ pass. The FFT layer, the direct layer and im2col + GEMM are timed in
 interleaved rounds by the harness's timer; the script prints:
 
   1. the FFT layer's call over a bare complex matrix product of the same size,
-     ``(F, rows, C) @ (F, C, K)`` on fresh contiguous arrays (goal: within
-     1.5x, the transforms amortised), with the share of its call that the
-     products themselves take;
+     ``(F, rows, C) @ (F, C, K)`` on fresh contiguous arrays, run as the layer
+     runs it (goal: within 1.5x, the transforms amortised), with the share of
+     its call that the products themselves take;
   2. the direct layer over the FFT layer for kernels >= 7 (goal: above 1, the
      FFT faster, at C, K >= 64), and im2col + GEMM over the FFT layer beside it;
   3. the transform shape the cost model chose and its predicted over measured time.
@@ -30,7 +30,7 @@ from layers import medians
 from kernels import PreparedBase, Problem
 from kernels._layer_direct import DirectLayer
 from kernels._layer_fft import FftLayer, predicted_seconds
-from kernels._layer_gemm import GemmLayer, limit_blas
+from kernels._layer_gemm import GemmLayer, limit_blas, stacked_matmul
 from kernels._layers import layer_inputs
 
 LAYERS = ((64, 56), (128, 28), (256, 14))
@@ -39,7 +39,11 @@ PASSES = ("forward", "backward-data", "backward-weights")
 
 
 class BareProduct(PreparedBase):
-    """The FFT layer's complex matrix products alone, on fresh contiguous arrays of the same shapes."""
+    """The FFT layer's complex matrix products alone, on fresh contiguous arrays of the same shapes.
+
+    Run as the layer runs them (:func:`~kernels._layer_gemm.stacked_matmul`, the
+    frequencies split across the threads): the fastest way to them we have.
+    """
 
     def __init__(self, layer: FftLayer):
         super().__init__()
@@ -56,9 +60,10 @@ class BareProduct(PreparedBase):
         self._a, self._b = (rng.standard_normal(s).astype(cplx) for s in shapes[:2])
         self._out = np.empty(shapes[2], cplx)
         self.macs = frequencies * rows * sources * targets
+        self._threads = layer.problem.threads
 
     def __call__(self) -> None:
-        np.matmul(self._a, self._b, out=self._out)
+        stacked_matmul(self._a, self._b, self._out, self._threads)
 
 
 def main() -> None:
