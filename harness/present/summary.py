@@ -8,7 +8,8 @@ import pandas as pd
 from rich.table import Table
 
 from ..analyse.crossovers import crossovers
-from ..schema import KIND, LAYER_DEFAULTS
+from ..analyse.layer_models import is_layer, layer_rows, layer_winners
+from ..schema import KIND
 
 _CASE = [*KIND, "dist"]
 
@@ -18,17 +19,21 @@ def _fmt(value: float, spec: str = ".2f") -> str:
 
 
 def summary_tables(frame: pd.DataFrame) -> list[Table]:
-    """One rich table per (op, mode, dtype, threads, layer, dist): a row per image size with its crossover."""
-    table = crossovers(frame)
-    out = []
+    """The layer set's winners (if any layers), then one table per (op, mode, dtype, threads, dist) of single images.
+
+    A single-image table has a row per image size with its crossover.
+    """
+    layers = layer_rows(frame)
+    out = [_layer_table(layers)] if not layers.empty else []
+    single = frame[~is_layer(frame)]
+    if not (single["status"] == "ok").any():
+        return out
+    table = crossovers(single)
     for key, part in table.groupby(_CASE, sort=True):
         named = dict(zip(_CASE, key))
-        layer = "" if all(named[c] == v for c, v in LAYER_DEFAULTS.items()) else (
-            f", layer B={named['batch']} C={named['in_channels']} K={named['out_channels']} {named['pass']}"
-        )
         t = Table(
             title=f"crossover: {named['op']} {named['mode']} {named['dtype']}, {named['threads']} threads, "
-            f"{named['dist']} inputs{layer}",
+            f"{named['dist']} inputs",
             caption="n*: smallest kernel size where FFT is faster; ratio: FFT time / direct time "
             "at the kernel sizes just below and at n*",
             title_justify="left",
@@ -48,6 +53,23 @@ def summary_tables(frame: pd.DataFrame) -> list[Table]:
             )
         out.append(t)
     return out
+
+
+def _layer_table(layers: pd.DataFrame) -> Table:
+    """How many layer cases each backend wins per pass, and by how much (the runner-up's time over its own)."""
+    winners = layer_winners(layers)
+    t = Table(
+        title="CNN layers: the fastest backend per layer and batch",
+        caption="margin: the runner-up's time over the winner's; the layer plots and report have each layer",
+        title_justify="left",
+        caption_justify="left",
+    )
+    for column in ("pass", "fastest", "cases", "median margin", "margins"):
+        t.add_column(column)
+    for (pass_, winner), part in winners.groupby(["pass", "winner"], sort=True):
+        margin = part["margin"]
+        t.add_row(pass_, winner, str(len(part)), _fmt(margin.median()), f"{_fmt(margin.min())}-{_fmt(margin.max())}")
+    return t
 
 
 def status_counts(frame: pd.DataFrame) -> str:
