@@ -37,7 +37,7 @@ from numba import njit, prange
 from ._fft_geometry import fast_lengths, length_penalty, predicted_cost
 from ._fftw_planning import make_plans, pyfftw
 from ._layer_direct import LayerPrepared
-from ._layer_gemm import limit_blas, stacked_matmul
+from ._layer_gemm import faster_split, limit_blas, stacked_matmul
 from ._layer_loops import pad_into
 from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
 from ._problem import Problem
@@ -257,6 +257,17 @@ class FftLayer(LayerPrepared):
                     "second": (self._filter_maps, w_view, (2, 3), False),
                     "inverse": (y_view, self._spatial, (2, 3), True),
                 }
+        # The products' operands, frequency-major: (F, rows, sources) @ (F, sources, targets), or for the
+        # weights (F, sources, rows) @ (F, rows, targets).
+        frequencies = self._x.shape[0] * self._x.shape[1]
+        x = self._x.reshape(frequencies, rows, sources)
+        if weights:
+            self._products = (x.transpose(0, 2, 1), self._g.reshape(frequencies, rows, targets),
+                              self._d.reshape(frequencies, sources, targets))  # fmt: skip
+        else:
+            self._products = (x, self._w.reshape(frequencies, sources, targets),
+                              self._y.reshape(frequencies, rows, targets))  # fmt: skip
+        self._split = True
         with self.stage("plan"):
             self.plans = make_plans(transforms, planner, problem.threads)
         # Measuring planners scribble over their buffers: the zeros the tiles rely on are set after planning.
@@ -270,8 +281,11 @@ class FftLayer(LayerPrepared):
             self.notes += "; filters transformed once, in prepare"
         with self.stage("compile"):
             self._run()
+        with self.stage("plan"):  # on the spectra of the inputs, which the compiling call left in the buffers
+            self._split = faster_split(*self._products, problem.threads)
+        self.notes += f"; products {'split across threads' if self._split else 'on threaded BLAS'}"
         if filters_once:
-            with self.stage("filter_transform"):
+            with self.stage("kernel_spectrum"):
                 self._transform_filters()
 
     def _transform_filters(self) -> None:
@@ -285,20 +299,15 @@ class FftLayer(LayerPrepared):
         pad_into(self.first, self._padded, top, left)
         gather_tiles(self._padded, self._source_tiles, *self._step, self._tiles[1])
         self.plans["sources"].execute()
-        frequencies = self._x.shape[0] * self._x.shape[1]
-        x = self._x.reshape(frequencies, *self._x.shape[2:])
         if self.problem.pass_ == "backward-weights":
             gather_reversed(self.second, self._grad_tiles, *self._step, self._tiles[1], self._scale)
             self.plans["second"].execute()
-            g = self._g.reshape(frequencies, *self._g.shape[2:])
-            product = self._d.reshape(frequencies, *self._d.shape[2:])
-            stacked_matmul(x.transpose(0, 2, 1), g, product, self.problem.threads)
+            stacked_matmul(*self._products, self.problem.threads, self._split)
             self.plans["inverse"].execute()
             return
         if not self.filters_once:
             self._transform_filters()
-        w = self._w.reshape(frequencies, *self._w.shape[2:])
-        stacked_matmul(x, w, self._y.reshape(frequencies, *self._y.shape[2:]), self.problem.threads)
+        stacked_matmul(*self._products, self.problem.threads, self._split)
         self.plans["inverse"].execute()
         kh, kw = self.problem.kernel_shape
         scatter_tiles(self._spatial, self._out, kh - 1, kw - 1, self._tiles[1])

@@ -12,6 +12,7 @@ BLAS it was built with, limited to the problem's threads with threadpoolctl.
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -47,15 +48,17 @@ def _blas() -> list:
     return _blas_controllers
 
 
-def stacked_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> None:
+def stacked_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int, split: bool = True) -> None:
     """``np.matmul(a, b, out=out)`` of stacked matrices, the stack split across ``threads`` threads.
 
     Each share runs on one BLAS thread, and BLAS gets ``threads`` back after.
     For many small products (an FFT layer's one per frequency) this measured
     2-4x faster than numpy's loop over the stack calling a two-thread BLAS,
-    whose threads were woken and joined for every small product.
+    whose threads were woken and joined for every small product; with few
+    large products (Winograd's on big images) BLAS's own threads can be
+    faster: ``split=False`` is numpy's loop (:func:`faster_split` measures).
     """
-    if threads <= 1 or a.shape[0] < 2:
+    if not split or threads <= 1 or a.shape[0] < 2:
         np.matmul(a, b, out=out)
         return
     pool = _pools.get(threads)
@@ -74,6 +77,25 @@ def stacked_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) 
     finally:
         for controller in controllers:
             controller.set_num_threads(threads)
+
+
+def faster_split(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int, trials: int = 3) -> bool:
+    """Whether :func:`stacked_matmul` is faster split across threads than as numpy's loop, on these arrays.
+
+    Each way is run ``trials`` times after one warm-up; the best times are compared.
+    """
+    if threads <= 1 or a.shape[0] < 2:
+        return False
+    best = {}
+    for split in (True, False):
+        stacked_matmul(a, b, out, threads, split)
+        times = []
+        for _ in range(trials):
+            start = time.perf_counter()
+            stacked_matmul(a, b, out, threads, split)
+            times.append(time.perf_counter() - start)
+        best[split] = min(times)
+    return best[True] < best[False]
 
 
 class GemmLayer(LayerPrepared):

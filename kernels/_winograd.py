@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._layer_direct import LayerPrepared
-from ._layer_gemm import limit_blas, stacked_matmul
+from ._layer_gemm import faster_split, limit_blas, stacked_matmul
 from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
 from ._problem import Problem
 
@@ -259,7 +259,7 @@ class WinogradLayer(LayerPrepared):
     """A pass of a layer with 3x3 filters by F(tile x tile, 3x3) (see the module docstring for backward-weights).
 
     With ``filters_once`` the filter transform runs once, in ``prepare`` (its
-    seconds in ``setup_seconds["filter_transform"]``), as an inference engine
+    seconds in ``setup_seconds["kernel_spectrum"]``), as an inference engine
     prepacks constant weights; by default every call transforms them, as a
     training step must.
 
@@ -304,11 +304,15 @@ class WinogradLayer(LayerPrepared):
             self._m = np.empty((a * a, tiles, targets), dtype)
             self._out = np.empty(output_shape(problem), dtype)
         self.notes = limit_blas(problem.threads) + ("; filters transformed once, in prepare" if filters_once else "")
+        self._split = True
         with self.stage("compile"):
             self._transform_filters()
             self._run()
+        with self.stage("plan"):
+            self._split = faster_split(self._v, self._u, self._m, problem.threads)
+        self.notes += f"; channel products {'split across threads' if self._split else 'on threaded BLAS'}"
         if filters_once:
-            with self.stage("filter_transform"):
+            with self.stage("kernel_spectrum"):
                 self._transform_filters()
 
     def _weights_buffers(self, tiles: int, a: int) -> None:
@@ -326,8 +330,12 @@ class WinogradLayer(LayerPrepared):
             self._m = np.empty((a * a, c, k), dtype)
             self._out = np.empty((k, c, 3, 3), dtype)
         self.notes = limit_blas(problem.threads)
+        self._split = True
         with self.stage("compile"):
             self._run()
+        with self.stage("plan"):
+            self._split = faster_split(self._v.transpose(0, 2, 1), self._q, self._m, problem.threads)
+        self.notes += f"; channel products {'split across threads' if self._split else 'on threaded BLAS'}"
 
     def _transform_filters(self) -> None:
         self._filters[...] = correlation_filters(self.problem, self.second)
@@ -340,14 +348,14 @@ class WinogradLayer(LayerPrepared):
             pad_channels_last(self.second, self._grads, 0, 0)
             input_transform(self._padded, self._bt, self._v, *self._tiles)
             gradient_transform(self._grads, self._a, self._q, *self._tiles)
-            stacked_matmul(self._v.transpose(0, 2, 1), self._q, self._m, self.problem.threads)
+            stacked_matmul(self._v.transpose(0, 2, 1), self._q, self._m, self.problem.threads, self._split)
             weight_output_transform(self._m, self._g, self._out)
             return
         pad_channels_last(self.first, self._padded, top, left)
         if not self.filters_once:
             self._transform_filters()
         input_transform(self._padded, self._bt, self._v, *self._tiles)
-        stacked_matmul(self._v, self._u, self._m, self.problem.threads)
+        stacked_matmul(self._v, self._u, self._m, self.problem.threads, self._split)
         output_transform(self._m, self._at, self._out, *self._tiles)
 
     def _output(self) -> np.ndarray:

@@ -155,7 +155,7 @@ def test_winograd_with_filters_transformed_once_gives_the_same_output():
     each, once = WinogradLayer(problem, x, w), WinogradLayer(problem, x, w, filters_once=True)
     each(), once()
     assert np.array_equal(each.result(), once.result())
-    assert "filter_transform" in once.setup_seconds and "filter_transform" not in each.setup_seconds
+    assert "kernel_spectrum" in once.setup_seconds and "kernel_spectrum" not in each.setup_seconds
 
 
 def test_winograd_refuses_what_it_does_not_compute():
@@ -244,7 +244,7 @@ def test_fft_layer_transforms_filters_once_when_asked_and_never_for_weights():
     each, once = FftLayer(problem, x, w, "FFTW_ESTIMATE"), FftLayer(problem, x, w, "FFTW_ESTIMATE", filters_once=True)
     each(), once()
     assert np.array_equal(each.result(), once.result())
-    assert "filter_transform" in once.setup_seconds and "filter_transform" not in each.setup_seconds
+    assert "kernel_spectrum" in once.setup_seconds and "kernel_spectrum" not in each.setup_seconds
     weights = Problem("corr", "same", (9, 9), (5, 5), "float32", 1, 2, 3, 4, "backward-weights")
     with pytest.raises(ValueError, match="no fixed filters"):
         FftLayer(weights, *layer_inputs(weights), "FFTW_ESTIMATE", filters_once=True)
