@@ -117,15 +117,21 @@ def _correlation_out(problem: Problem) -> tuple[int, int]:
     return tuple(s - k + 1 for s, k in zip(_correlation_source(problem), problem.kernel_shape))
 
 
+@njit(cache=True)
+def _tile_origin(t, maps, per_image, tiles_w, step_h, step_w):
+    """Work item ``t`` of a loop over (tile, map): ``(tile row p, map, image, first row, first column)``."""
+    p, k = t // maps, t % maps
+    tile = p % per_image
+    return p, k, p // per_image, (tile // tiles_w) * step_h, (tile % tiles_w) * step_w
+
+
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
 def gather_tiles(padded, tiles, step_h, step_w, tiles_w):
     """``tiles[(b, ty, tx), c] = padded[b, c, ty*step_h : +n, tx*step_w : +m]``: overlapping input tiles."""
     batch, channels = padded.shape[0], padded.shape[1]
     per_image, n, m = tiles.shape[0] // batch, tiles.shape[2], tiles.shape[3]
     for t in prange(batch * per_image * channels):
-        p, c = t // channels, t % channels
-        b, tile = p // per_image, p % per_image
-        y0, x0 = (tile // tiles_w) * step_h, (tile % tiles_w) * step_w
+        p, c, b, y0, x0 = _tile_origin(t, channels, per_image, tiles_w, step_h, step_w)
         for y in range(n):
             for x in range(m):
                 tiles[p, c, y, x] = padded[b, c, y0 + y, x0 + x]
@@ -152,9 +158,7 @@ def gather_reversed(grads, tiles, step_h, step_w, tiles_w, scale):
     batch, maps, oh, ow = grads.shape
     per_image, n, m = tiles.shape[0] // batch, tiles.shape[2], tiles.shape[3]
     for t in prange(batch * per_image * maps):
-        p, k = t // maps, t % maps
-        b, tile = p // per_image, p % per_image
-        y0, x0 = (tile // tiles_w) * step_h, (tile % tiles_w) * step_w
+        p, k, b, y0, x0 = _tile_origin(t, maps, per_image, tiles_w, step_h, step_w)
         for y in range(min(step_h, oh - y0)):
             for x in range(min(step_w, ow - x0)):
                 tiles[p, k, (n - y) % n, (m - x) % m] = scale * grads[b, k, y0 + y, x0 + x]
@@ -167,9 +171,7 @@ def scatter_tiles(tiles, out, top, left, tiles_w):
     per_image, n, m = tiles.shape[0] // batch, tiles.shape[2], tiles.shape[3]
     step_h, step_w = n - top, m - left
     for t in prange(batch * per_image * maps):
-        p, k = t // maps, t % maps
-        b, tile = p // per_image, p % per_image
-        y0, x0 = (tile // tiles_w) * step_h, (tile % tiles_w) * step_w
+        p, k, b, y0, x0 = _tile_origin(t, maps, per_image, tiles_w, step_h, step_w)
         for y in range(min(step_h, oh - y0)):
             for x in range(min(step_w, ow - x0)):
                 out[b, k, y0 + y, x0 + x] = tiles[p, k, top + y, left + x]

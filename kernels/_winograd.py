@@ -110,40 +110,41 @@ def filter_transform(w, g_matrix, u):
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
-def input_transform(xp, bt, v, tiles_h, tiles_w):
-    """``v[(i, j), (b, tile), c] = (B^T d B)[i, j]`` for every a x a input tile ``d`` (tiles overlap by 2).
+def tile_transform(src, matrix, v, tiles_h, tiles_w, step):
+    """``v[(i, j), (b, tile), c] = (T d T^T)[i, j]`` for every tile ``d`` of ``src`` (channels last), ``T = matrix``.
 
-    The images are channels-last (:func:`pad_channels_last`), so every
+    Tiles start every ``step`` rows and columns and are ``matrix.shape[1]``
+    wide: the a x a input tiles with ``B^T`` (step m, overlapping by 2), or
+    the m x m output-gradient tiles with ``A`` (the weight gradient). Every
     innermost loop runs along the channels: it vectorises, and each tile's
-    a^2 results are written as contiguous rows of ``v``. Zero coefficients of
-    ``B^T`` (half of F(4x4, 3x3)'s) are skipped. Parallel over rows of tiles.
+    a^2 results are written as contiguous rows of ``v``. Zero coefficients
+    (half of F(4x4, 3x3)'s) are skipped. Parallel over rows of tiles.
     """
-    batch, channels = xp.shape[0], xp.shape[3]
-    a = bt.shape[0]
-    m = a - 2
+    batch, channels = src.shape[0], src.shape[3]
+    a, span = matrix.shape
     for t in prange(batch * tiles_h):
         b, th = t // tiles_h, t % tiles_h
-        half = np.empty((a, a, channels), v.dtype)
-        y0 = th * m
+        half = np.empty((a, span, channels), v.dtype)
+        y0 = th * step
         for tw in range(tiles_w):
-            x0 = tw * m
+            x0 = tw * step
             for i in range(a):
-                for x in range(a):
+                for x in range(span):
                     for c in range(channels):
                         half[i, x, c] = 0
-                    for r in range(a):
-                        coef = bt[i, r]
+                    for r in range(span):
+                        coef = matrix[i, r]
                         if coef != 0:
                             for c in range(channels):
-                                half[i, x, c] += coef * xp[b, y0 + r, x0 + x, c]
+                                half[i, x, c] += coef * src[b, y0 + r, x0 + x, c]
             p = (b * tiles_h + th) * tiles_w + tw
             for i in range(a):
                 for j in range(a):
                     xi = i * a + j
                     for c in range(channels):
                         v[xi, p, c] = 0
-                    for r in range(a):
-                        coef = bt[j, r]
+                    for r in range(span):
+                        coef = matrix[j, r]
                         if coef != 0:
                             for c in range(channels):
                                 v[xi, p, c] += coef * half[i, r, c]
@@ -186,43 +187,6 @@ def output_transform(mm, at, out, tiles_h, tiles_w):
                                 pixel[k] += coef * half[i, r, k]
                     for k in range(filters):
                         out[b, k, y, x] = pixel[k]
-
-
-@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
-def gradient_transform(gp, a_matrix, q, tiles_h, tiles_w):
-    """``q[(i, j), (b, tile), k] = (A g A^T)[i, j]`` for every m x m tile ``g`` of output gradients (channels last).
-
-    ``a_matrix`` is ``A`` (a x m), the transpose of the output transform.
-    Parallel over rows of tiles; innermost loops along the output channels.
-    """
-    batch, maps = gp.shape[0], gp.shape[3]
-    a, m = a_matrix.shape
-    for t in prange(batch * tiles_h):
-        b, th = t // tiles_h, t % tiles_h
-        half = np.empty((a, m, maps), q.dtype)
-        y0 = th * m
-        for tw in range(tiles_w):
-            x0 = tw * m
-            for i in range(a):
-                for x in range(m):
-                    for k in range(maps):
-                        half[i, x, k] = 0
-                    for r in range(m):
-                        coef = a_matrix[i, r]
-                        if coef != 0:
-                            for k in range(maps):
-                                half[i, x, k] += coef * gp[b, y0 + r, x0 + x, k]
-            p = (b * tiles_h + th) * tiles_w + tw
-            for i in range(a):
-                for j in range(a):
-                    xi = i * a + j
-                    for k in range(maps):
-                        q[xi, p, k] = 0
-                    for r in range(m):
-                        coef = a_matrix[j, r]
-                        if coef != 0:
-                            for k in range(maps):
-                                q[xi, p, k] += coef * half[i, r, k]
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
@@ -346,15 +310,15 @@ class WinogradLayer(LayerPrepared):
         if self.problem.pass_ == "backward-weights":
             pad_channels_last(self.first, self._padded, top, left)
             pad_channels_last(self.second, self._grads, 0, 0)
-            input_transform(self._padded, self._bt, self._v, *self._tiles)
-            gradient_transform(self._grads, self._a, self._q, *self._tiles)
+            tile_transform(self._padded, self._bt, self._v, *self._tiles, self.tile)
+            tile_transform(self._grads, self._a, self._q, *self._tiles, self.tile)
             stacked_matmul(self._v.transpose(0, 2, 1), self._q, self._m, self.problem.threads, self._split)
             weight_output_transform(self._m, self._g, self._out)
             return
         pad_channels_last(self.first, self._padded, top, left)
         if not self.filters_once:
             self._transform_filters()
-        input_transform(self._padded, self._bt, self._v, *self._tiles)
+        tile_transform(self._padded, self._bt, self._v, *self._tiles, self.tile)
         stacked_matmul(self._v, self._u, self._m, self.problem.threads, self._split)
         output_transform(self._m, self._at, self._out, *self._tiles)
 

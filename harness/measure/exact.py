@@ -55,6 +55,14 @@ def _two_product(a, b):
     return p, al * bl - (((p - ah * bh) - al * bh) - ah * bl)
 
 
+@njit(cache=True)
+def _accumulate(p, s, absolute, w, x):
+    """One Dot2 step: the running sum ``p``, its error terms ``s`` and sum |w||x|, after adding ``w * x``."""
+    h, r = _two_product(w, x)
+    p, q = _two_sum(p, h)
+    return p, s + q + r, absolute + abs(w) * abs(x)
+
+
 @njit(parallel=True, cache=True)
 def _dot2_windows(padded, weights, rows, cols, values, scale):
     """At each (row, col): Dot2 of the window with the weights, and sum |w| |x| (the error scale)."""
@@ -66,12 +74,7 @@ def _dot2_windows(padded, weights, rows, cols, values, scale):
         absolute = 0.0
         for a in range(kh):
             for b in range(kw):
-                x = padded[i + a, j + b]
-                w = weights[a, b]
-                h, r = _two_product(w, x)
-                p, q = _two_sum(p, h)
-                s += q + r
-                absolute += abs(w) * abs(x)
+                p, s, absolute = _accumulate(p, s, absolute, weights[a, b], padded[i + a, j + b])
         values[n] = p + s
         scale[n] = absolute
 
@@ -88,12 +91,7 @@ def _dot2_channel_windows(padded, filters, index, values, scale):
         for c in range(channels):
             for a in range(kh):
                 for d in range(kw):
-                    x = padded[b, c, i + a, j + d]
-                    w = filters[k, c, a, d]
-                    h, r = _two_product(w, x)
-                    p, q = _two_sum(p, h)
-                    s += q + r
-                    absolute += abs(w) * abs(x)
+                    p, s, absolute = _accumulate(p, s, absolute, filters[k, c, a, d], padded[b, c, i + a, j + d])
         values[n] = p + s
         scale[n] = absolute
 
@@ -110,12 +108,7 @@ def _dot2_weight_sums(padded, grads, index, values, scale):
         for b in range(batch):
             for y in range(oh):
                 for x in range(ow):
-                    v = padded[b, c, i + y, j + x]
-                    g = grads[b, k, y, x]
-                    h, r = _two_product(g, v)
-                    p, q = _two_sum(p, h)
-                    s += q + r
-                    absolute += abs(g) * abs(v)
+                    p, s, absolute = _accumulate(p, s, absolute, grads[b, k, y, x], padded[b, c, i + y, j + x])
         values[n] = p + s
         scale[n] = absolute
 
