@@ -44,11 +44,12 @@ from ._problem import Problem
 
 _FM = {"contract"}
 
-# Seconds per unit of the cost model, measured on the 2-core Zen 4 VM (float32, 2 threads, 8x8 to 24x24
-# transforms, 64 to 256 channels): a 2-D real-to-complex transform with frequency-major output takes
-# 0.15 ns per unit of ``predicted_cost``; a complex multiply-add in numpy's batched cgemm 0.07 ns with 128
-# rows per frequency, 0.10 ns with 9 to 32, 0.29 ns with one (each frequency's C x K matrix then read for a
-# single product): 0.065 ns x (1 + 4 / rows).
+# Seconds per unit of the cost model, measured on a 2-core AMD Zen 5 VM (float32, 2 threads, 8x8 to 24x24
+# transforms, 64 to 256 channels, OpenBLAS on Haswell kernels): a 2-D real-to-complex transform with
+# frequency-major output takes 0.15 ns per unit of ``predicted_cost``; a complex multiply-add in numpy's
+# batched cgemm 0.07 ns with 128 rows per frequency, 0.10 ns with 9 to 32, 0.29 ns with one (each
+# frequency's C x K matrix then read for a single product): 0.065 ns x (1 + 4 / rows). Only their ratio
+# matters to the choice of tiles; bench/fft_layers.py prints predicted over measured (0.4-1.7).
 _TRANSFORM_UNIT = 0.15e-9
 _PRODUCT_UNIT = 0.065e-9
 _THIN_ROWS = 4.0
