@@ -283,6 +283,8 @@ class FftLayer(LayerPrepared):
         if filters_once:
             self.notes += "; filters transformed once, in prepare"
         with self.stage("compile"):
+            if filters_once:  # the calls skip the filters: their spectra must exist before the first
+                self._transform_filters()
             self._run()
         with self.stage("plan"):  # on the spectra of the inputs, which the compiling call left in the buffers
             self._split = faster_split(*self._products, problem.threads)
