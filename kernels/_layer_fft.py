@@ -37,7 +37,7 @@ from numba import njit, prange
 from ._fft_geometry import fast_lengths, length_penalty, predicted_cost
 from ._fftw_planning import make_plans, pyfftw
 from ._layer_direct import LayerPrepared
-from ._layer_gemm import faster_split, limit_blas, stacked_matmul
+from ._layer_gemm import StackedProducts, limit_blas
 from ._layer_loops import pad_into
 from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
 from ._problem import Problem
@@ -91,7 +91,7 @@ def work_units(problem: Problem, fft: tuple[int, int] | None = None) -> float:
 
 def predicted_seconds(problem: Problem, fft: tuple[int, int]) -> float:
     """The cost model's seconds for one call with transforms of shape ``fft`` (for choosing, not reporting)."""
-    ty, tx = tile_count(_correlation_out(problem), problem.kernel_shape, fft)
+    ty, tx = _tile_grid(problem, fft)
     rows = problem.batch * ty * tx
     transforms = sum(transform_counts(problem, ty * tx))
     frequencies = fft[0] * (fft[1] // 2 + 1)
@@ -116,6 +116,11 @@ def _correlation_source(problem: Problem) -> tuple[int, int]:
 def _correlation_out(problem: Problem) -> tuple[int, int]:
     """The valid correlation's output extent: the tiles cover it (the output gradients for backward-weights)."""
     return tuple(s - k + 1 for s, k in zip(_correlation_source(problem), problem.kernel_shape))
+
+
+def _tile_grid(problem: Problem, fft: tuple[int, int]) -> tuple[int, int]:
+    """Overlap-save tiles per axis over the pass's valid correlation, at transforms of shape ``fft``."""
+    return tile_count(_correlation_out(problem), problem.kernel_shape, fft)
 
 
 @njit(cache=True)
@@ -220,8 +225,7 @@ class FftLayer(LayerPrepared):
         self.filters_once = filters_once
         self.fft = fft = tuple(fft or choose_tile(problem))
         (kh, kw), weights = problem.kernel_shape, problem.pass_ == "backward-weights"
-        out = _correlation_out(problem)
-        self._tiles = tile_count(out, problem.kernel_shape, fft)
+        self._tiles = _tile_grid(problem, fft)
         self._step = (fft[0] - kh + 1, fft[1] - kw + 1)
         per_image = self._tiles[0] * self._tiles[1]
         rows = problem.batch * per_image
@@ -265,12 +269,11 @@ class FftLayer(LayerPrepared):
         frequencies = self._x.shape[0] * self._x.shape[1]
         x = self._x.reshape(frequencies, rows, sources)
         if weights:
-            self._products = (x.transpose(0, 2, 1), self._g.reshape(frequencies, rows, targets),
-                              self._d.reshape(frequencies, sources, targets))  # fmt: skip
+            operands = (x.transpose(0, 2, 1), self._g.reshape(frequencies, rows, targets),
+                        self._d.reshape(frequencies, sources, targets))  # fmt: skip
         else:
-            self._products = (x, self._w.reshape(frequencies, sources, targets),
-                              self._y.reshape(frequencies, rows, targets))  # fmt: skip
-        self._split = True
+            operands = (x, self._w.reshape(frequencies, sources, targets), self._y.reshape(frequencies, rows, targets))
+        self._products = StackedProducts(*operands, problem.threads)
         with self.stage("plan"):
             self.plans = make_plans(transforms, planner, problem.threads)
         # Measuring planners scribble over their buffers: the zeros the tiles rely on are set after planning.
@@ -287,8 +290,7 @@ class FftLayer(LayerPrepared):
                 self._transform_filters()
             self._run()
         with self.stage("plan"):  # on the spectra of the inputs, which the compiling call left in the buffers
-            self._split = faster_split(*self._products, problem.threads)
-        self.notes += f"; products {'split across threads' if self._split else 'on threaded BLAS'}"
+            self.notes += self._products.choose()
         if filters_once:
             with self.stage("kernel_spectrum"):
                 self._transform_filters()
@@ -307,12 +309,12 @@ class FftLayer(LayerPrepared):
         if self.problem.pass_ == "backward-weights":
             gather_reversed(self.second, self._grad_tiles, *self._step, self._tiles[1], self._scale)
             self.plans["second"].execute()
-            stacked_matmul(*self._products, self.problem.threads, self._split)
+            self._products()
             self.plans["inverse"].execute()
             return
         if not self.filters_once:
             self._transform_filters()
-        stacked_matmul(*self._products, self.problem.threads, self._split)
+        self._products()
         self.plans["inverse"].execute()
         kh, kw = self.problem.kernel_shape
         scatter_tiles(self._spatial, self._out, kh - 1, kw - 1, self._tiles[1])
@@ -327,7 +329,7 @@ class FftLayer(LayerPrepared):
 def call_transforms(problem: Problem, filters_once: bool = False) -> tuple[int, tuple[int, int]]:
     """``(count, shape)``: the transforms one call of :class:`FftLayer` makes, and their shape."""
     fft = choose_tile(problem)
-    tiles = tile_count(_correlation_out(problem), problem.kernel_shape, fft)
+    tiles = _tile_grid(problem, fft)
     sources, second, outputs = transform_counts(problem, tiles[0] * tiles[1])
     return sources + outputs + (0 if filters_once else second), fft
 
@@ -335,7 +337,7 @@ def call_transforms(problem: Problem, filters_once: bool = False) -> tuple[int, 
 def layer_bytes(problem: Problem, fft: tuple[int, int] | None = None) -> int:
     """The buffers :class:`FftLayer` allocates (each real map, its spectrum, the padded input), for the memory guard."""
     fft = tuple(fft or choose_tile(problem))
-    tiles = tile_count(_correlation_out(problem), problem.kernel_shape, fft)
+    tiles = _tile_grid(problem, fft)
     extent = [t * (n - k + 1) + k - 1 for t, n, k in zip(tiles, fft, problem.kernel_shape)]
     maps = sum(transform_counts(problem, tiles[0] * tiles[1]))
     frequencies = fft[0] * (fft[1] // 2 + 1)

@@ -98,6 +98,25 @@ def faster_split(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int, tr
     return best[True] < best[False]
 
 
+class StackedProducts:
+    """A layer's stacked channel products ``out = a @ b``, split across threads or on threaded BLAS.
+
+    Split until :meth:`choose` has measured which way is faster on the
+    operands as they are (call it once they hold real data).
+    """
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int):
+        self.operands, self.threads, self.split = (a, b, out), threads, True
+
+    def choose(self) -> str:
+        """Keep the faster way (:func:`faster_split`); returns a note saying which, for the row's ``reason``."""
+        self.split = faster_split(*self.operands, self.threads)
+        return f"; channel products {'split across threads' if self.split else 'on threaded BLAS'}"
+
+    def __call__(self) -> None:
+        stacked_matmul(*self.operands, self.threads, self.split)
+
+
 class GemmLayer(LayerPrepared):
     """One pass of a layer by im2col and BLAS; the call is the timed work, the output stays in its buffer."""
 

@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._layer_direct import LayerPrepared
-from ._layer_gemm import faster_split, limit_blas, stacked_matmul
+from ._layer_gemm import StackedProducts, limit_blas
 from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
 from ._problem import Problem
 
@@ -268,13 +268,12 @@ class WinogradLayer(LayerPrepared):
             self._m = np.empty((a * a, tiles, targets), dtype)
             self._out = np.empty(output_shape(problem), dtype)
         self.notes = limit_blas(problem.threads) + ("; filters transformed once, in prepare" if filters_once else "")
-        self._split = True
+        self._products = StackedProducts(self._v, self._u, self._m, problem.threads)
         with self.stage("compile"):
             self._transform_filters()
             self._run()
         with self.stage("plan"):
-            self._split = faster_split(self._v, self._u, self._m, problem.threads)
-        self.notes += f"; channel products {'split across threads' if self._split else 'on threaded BLAS'}"
+            self.notes += self._products.choose()
         if filters_once:
             with self.stage("kernel_spectrum"):
                 self._transform_filters()
@@ -294,12 +293,11 @@ class WinogradLayer(LayerPrepared):
             self._m = np.empty((a * a, c, k), dtype)
             self._out = np.empty((k, c, 3, 3), dtype)
         self.notes = limit_blas(problem.threads)
-        self._split = True
+        self._products = StackedProducts(self._v.transpose(0, 2, 1), self._q, self._m, problem.threads)
         with self.stage("compile"):
             self._run()
         with self.stage("plan"):
-            self._split = faster_split(self._v.transpose(0, 2, 1), self._q, self._m, problem.threads)
-        self.notes += f"; channel products {'split across threads' if self._split else 'on threaded BLAS'}"
+            self.notes += self._products.choose()
 
     def _transform_filters(self) -> None:
         self._filters[...] = correlation_filters(self.problem, self.second)
@@ -312,14 +310,14 @@ class WinogradLayer(LayerPrepared):
             pad_channels_last(self.second, self._grads, 0, 0)
             tile_transform(self._padded, self._bt, self._v, *self._tiles, self.tile)
             tile_transform(self._grads, self._a, self._q, *self._tiles, self.tile)
-            stacked_matmul(self._v.transpose(0, 2, 1), self._q, self._m, self.problem.threads, self._split)
+            self._products()
             weight_output_transform(self._m, self._g, self._out)
             return
         pad_channels_last(self.first, self._padded, top, left)
         if not self.filters_once:
             self._transform_filters()
         tile_transform(self._padded, self._bt, self._v, *self._tiles, self.tile)
-        stacked_matmul(self._v, self._u, self._m, self.problem.threads, self._split)
+        self._products()
         output_transform(self._m, self._at, self._out, *self._tiles)
 
     def _output(self) -> np.ndarray:
