@@ -145,6 +145,12 @@ def layer_winners(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def win_counts(winners: pd.DataFrame) -> pd.DataFrame:
+    """Per pass and winning backend (of :func:`layer_winners`): the cases won and the margins' median, min and max."""
+    margins = winners.groupby(["pass", "winner"], sort=True)["margin"]
+    return margins.agg(cases="size", median_margin="median", min_margin="min", max_margin="max").reset_index()
+
+
 def held_out_choices(rows: pd.DataFrame) -> pd.DataFrame:
     """Leave one layer out: models fitted on the other layers pick each case's backend; the pick's regret.
 

@@ -18,9 +18,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from kernels import PASSES
+
 from ..analyse.crossovers import GROUP, crossover_curve, crossovers, fit_crossover_constant, predicted_crossover
 from ..analyse.derived import ok_rows, with_sizes
-from ..analyse.layer_models import crossover_surface, fit_layer_models, is_layer, layer_rows, layer_winners
+from ..analyse.layer_models import LAYER_SHAPE, crossover_surface, fit_layer_models, is_layer, layer_rows, layer_winners
 from ..analyse.models import case_medians, fit_models, kind_of, row_work
 from ..schema import KIND
 from .style import FORMATS, backend_colour, seconds_axis
@@ -351,11 +353,10 @@ def plot_layer_winners(rows: pd.DataFrame, path: str | Path, title: str = "", fo
     label its margin (the runner-up's time over the winner's).
     """
     winners = layer_winners(rows)
-    layers = winners[["kernel_h", "kernel_w", "image_h", "image_w", "in_channels", "out_channels"]].drop_duplicates()
+    layers = winners[LAYER_SHAPE].drop_duplicates()
     layers = layers.sort_values(["kernel_h", "image_h", "in_channels", "out_channels"]).to_dict("records")
-    order = {"forward": 0, "backward-data": 1, "backward-weights": 2}
     columns = {(p, int(b)) for p, b in zip(winners["pass"], winners["batch"])}
-    columns = sorted(columns, key=lambda c: (order[c[0]], c[1]))
+    columns = sorted(columns, key=lambda c: (PASSES.index(c[0]), c[1]))
     fig = Figure(figsize=(2.2 + 0.75 * len(columns), 1.2 + 0.32 * len(layers)))
     ax = fig.subplots()
     for record in winners.to_dict("records"):
@@ -392,7 +393,7 @@ def plot_layer_crossover(rows: pd.DataFrame, path: str | Path, title: str = "", 
     image = int(rows["image_h"].mode().iloc[0])
     batch = int(rows["batch"].max())
     kind = {k: rows[k].iloc[0] for k in ("op", "mode", "dtype")} | {"threads": int(rows["threads"].iloc[0])}
-    passes = [p for p in ("forward", "backward-data", "backward-weights") if p in set(rows["pass"])]
+    passes = [p for p in PASSES if p in set(rows["pass"])]
     fig = Figure(figsize=(4.2 * len(passes) + 1.2, 4.0))
     axes = fig.subplots(1, len(passes), squeeze=False)[0]
     names = set()

@@ -21,6 +21,7 @@ from ..analyse.layer_models import (
     layer_rows,
     layer_winners,
     regret_summary,
+    win_counts,
 )
 from ..analyse.models import fit_models, model_table
 from ..schema import REPORT
@@ -168,8 +169,7 @@ def _break_even_section(frame: pd.DataFrame) -> list[str]:
 
 def _layer_section(layers: pd.DataFrame) -> list[str]:
     """A layer set: wins per backend and pass, the layer models, and the chooser on held-out layers."""
-    winners = layer_winners(layers)
-    counts = winners.groupby(["pass", "winner"]).agg(layers=("winner", "size"), median_margin=("margin", "median"))
+    counts = win_counts(layer_winners(layers))
     choices = held_out_choices(layers)
     regret = regret_summary(choices)
     models = layer_model_table(fit_layer_models(layers))
@@ -179,8 +179,8 @@ def _layer_section(layers: pd.DataFrame) -> list[str]:
         "Which backend is fastest on how many of the set's layer cases (each layer at each batch), and the "
         "median of its margin (the runner-up's time over its own):",
         "",
-        markdown_table(counts.reset_index(), {"pass": "pass", "winner": "fastest", "layers": "cases",
-                                              "median_margin": "median margin"}),  # fmt: skip
+        markdown_table(counts, {"pass": "pass", "winner": "fastest", "cases": "cases",
+                                "median_margin": "median margin"}),  # fmt: skip
         "",
         "Layer cost models: one per backend and pass over every layer, `t = slope * work + intercept`, with "
         "the channels inside the work (direct and im2col: B K C n² oh ow multiply-adds; FFT: its transforms "

@@ -8,7 +8,7 @@ import pandas as pd
 from rich.table import Table
 
 from ..analyse.crossovers import crossovers
-from ..analyse.layer_models import is_layer, layer_rows, layer_winners
+from ..analyse.layer_models import is_layer, layer_rows, layer_winners, win_counts
 from ..schema import KIND
 
 _CASE = [*KIND, "dist"]
@@ -57,7 +57,6 @@ def summary_tables(frame: pd.DataFrame) -> list[Table]:
 
 def _layer_table(layers: pd.DataFrame) -> Table:
     """How many layer cases each backend wins per pass, and by how much (the runner-up's time over its own)."""
-    winners = layer_winners(layers)
     t = Table(
         title="CNN layers: the fastest backend per layer and batch",
         caption="margin: the runner-up's time over the winner's; the layer plots and report have each layer",
@@ -66,9 +65,9 @@ def _layer_table(layers: pd.DataFrame) -> Table:
     )
     for column in ("pass", "fastest", "cases", "median margin", "margins"):
         t.add_column(column)
-    for (pass_, winner), part in winners.groupby(["pass", "winner"], sort=True):
-        margin = part["margin"]
-        t.add_row(pass_, winner, str(len(part)), _fmt(margin.median()), f"{_fmt(margin.min())}-{_fmt(margin.max())}")
+    for r in win_counts(layer_winners(layers)).to_dict("records"):
+        margins = f"{_fmt(r['min_margin'])}-{_fmt(r['max_margin'])}"
+        t.add_row(r["pass"], r["winner"], str(r["cases"]), _fmt(r["median_margin"]), margins)
     return t
 
 
