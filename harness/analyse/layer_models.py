@@ -126,7 +126,7 @@ def fit_layer_models(rows: pd.DataFrame) -> list[LayerModel]:
 
 def layer_model_table(models: list[LayerModel]) -> pd.DataFrame:
     """The layer models as a table: group, slope, intercept, RMS relative error, points."""
-    return pd.DataFrame([{k: v for k, v in vars(m).items()} for m in models]).rename(columns={"pass_": "pass"})
+    return pd.DataFrame([vars(m) for m in models]).rename(columns={"pass_": "pass"})
 
 
 def layer_winners(rows: pd.DataFrame) -> pd.DataFrame:
