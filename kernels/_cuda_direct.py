@@ -18,6 +18,11 @@ chunk rows, chunk columns) and compiled with ``numba.cuda.jit``, so the strip
 and the window are scalar registers, not a local-memory array indexed at run
 time. 1-D problems (one output row) use one row of wide blocks instead.
 
+Which block shape is fastest depends on the GPU and the kernel size (taller
+strips reuse each loaded value more but hold more registers), so a prepared
+case can time the :data:`GEOMETRIES` on its own arrays and keep the fastest,
+as cuDNN's benchmark mode does (:func:`fastest_geometry`).
+
 Nothing here imports from the sweep machinery: it is pure array code.
 """
 
@@ -30,6 +35,10 @@ import numpy as np
 
 # 2-D: 8 x 32 threads, 4 output rows each: a 32 x 32 output tile per block.
 TILE_H, TILE_W, ROWS_PER_THREAD = 8, 32, 4
+# Block shapes (threads tall, threads wide, output rows per thread) a tuned case times; the default first.
+GEOMETRIES = ((TILE_H, TILE_W, ROWS_PER_THREAD), (4, 32, 8), (8, 32, 8), (4, 64, 4))
+# Below this many outputs a launch takes a few microseconds whatever its shape: no search, the default.
+TUNE_MIN_OUTPUTS = 256 * 256
 # 1-D (one output row): one row of 128 threads, one output each.
 TILE_W_1D = 128
 # Largest chunk of kernel rows or columns staged at once.
@@ -41,11 +50,15 @@ def chunk_length(n: int) -> int:
     return -(-n // -(-n // CHUNK))
 
 
-def launch_shape(out_shape, kernel_shape) -> dict:
-    """Block geometry for a problem: threads per block, outputs per thread, chunk shape and the grid."""
+def launch_shape(out_shape, kernel_shape, block: tuple[int, int, int] = GEOMETRIES[0]) -> dict:
+    """Block geometry for a problem: threads per block, outputs per thread, chunk shape and the grid.
+
+    ``block`` is (threads tall, threads wide, output rows per thread) for 2-D
+    outputs; 1-D outputs (one row) always use one row of :data:`TILE_W_1D` threads.
+    """
     oh, ow = out_shape
     one_row = oh == 1
-    tile_h, tile_w, rows = (1, TILE_W_1D, 1) if one_row else (TILE_H, TILE_W, ROWS_PER_THREAD)
+    tile_h, tile_w, rows = (1, TILE_W_1D, 1) if one_row else block
     kch, kcw = chunk_length(kernel_shape[0]), chunk_length(kernel_shape[1])
     grid = (math.ceil(ow / tile_w), math.ceil(oh / (tile_h * rows)))
     return {"tile_h": tile_h, "tile_w": tile_w, "rows": rows, "kch": kch, "kcw": kcw, "grid": grid}
@@ -127,12 +140,113 @@ def compiled(rows: int, kch: int, kcw: int, tile_h: int, tile_w: int, dtype: str
     return cuda.jit(namespace["corr"])
 
 
-def bind(x, w, out, dtype: str):
+def bind(x, w, out, dtype: str, block: tuple[int, int, int] = GEOMETRIES[0]):
     """A no-argument launcher of the valid correlation of device arrays ``x`` with ``w`` into ``out``."""
-    geometry = launch_shape(out.shape, w.shape)
+    geometry = launch_shape(out.shape, w.shape, block)
     kernel = compiled(
         geometry["rows"], geometry["kch"], geometry["kcw"], geometry["tile_h"], geometry["tile_w"], dtype
     )
     launch = kernel[geometry["grid"], (geometry["tile_w"], geometry["tile_h"])]
     zero = np.dtype(dtype).type(0)
     return functools.partial(launch, x, w, out, zero)
+
+
+def cached_source(rows: int, kh: int, tile_h: int, tile_w: int) -> str:
+    """Source of ``corr(x, xf, w, wf, out, zero)`` that reads the input from global memory, through L1.
+
+    No shared memory, staging loop or barrier: per kernel column each thread
+    loads its window of ``rows + kh - 1`` values from ``xf`` (the image
+    flattened, so a load is one add from a row offset computed once) and
+    slides the ``kh`` weights down it; neighbouring threads' loads coalesce and
+    the overlap between kernel columns is served by L1. For kernels of at most
+    :data:`CHUNK` rows (``kh`` is compiled in, the columns are a loop).
+    """
+    window = rows + kh - 1
+    lines = [
+        "def corr(x, xf, w, wf, out, zero):",
+        f"    j = cuda.blockIdx.x * {tile_w} + cuda.threadIdx.x",
+        f"    i = cuda.blockIdx.y * {tile_h * rows} + cuda.threadIdx.y * {rows}",
+        "    oh = out.shape[0]",
+        "    ow = out.shape[1]",
+        "    xw = x.shape[1]",
+        "    kw = w.shape[1]",
+        "    last = x.shape[0] - 1",
+        "    jc = min(j, ow - 1)",
+    ]
+    # Rows and columns past the output (the last blocks' overhang) read inside the image; never stored.
+    lines += [f"    o{t} = min(i + {t}, last) * xw + jc" for t in range(window)]
+    lines += [f"    acc{r} = zero" for r in range(rows)]
+    lines += ["    for b in range(kw):"]
+    lines += [f"        v{t} = xf[o{t} + b]" for t in range(window)]
+    for a in range(kh):
+        lines.append(f"        wt = wf[{a} * kw + b]")
+        lines += [f"        acc{r} += wt * v{r + a}" for r in range(rows)]
+    lines += ["    if j < ow:"]
+    for r in range(rows):
+        lines += [f"        if i + {r} < oh:", f"            out[i + {r}, j] = acc{r}"]
+    return "\n".join(lines) + "\n"
+
+
+@functools.cache
+def compiled_cached(rows: int, kh: int, tile_h: int, tile_w: int, dtype: str):
+    """The jitted :func:`cached_source` kernel for this geometry and dtype."""
+    import numba
+    from numba import cuda
+
+    namespace = {"cuda": cuda, "DT": numba.from_dtype(np.dtype(dtype))}
+    exec(compile(cached_source(rows, kh, tile_h, tile_w), f"<numba-cuda cached {kh}>", "exec"), namespace)
+    return cuda.jit(namespace["corr"])
+
+
+def bind_cached(x, w, out, dtype: str, block: tuple[int, int, int] = GEOMETRIES[0]):
+    """A no-argument launcher of :func:`cached_source`'s kernel (kernels of at most :data:`CHUNK` rows)."""
+    if w.shape[0] > CHUNK:
+        raise ValueError(f"the cached-load kernel takes at most {CHUNK} kernel rows, not {w.shape[0]}")
+    tile_h, tile_w, rows = block
+    oh, ow = out.shape
+    grid = (math.ceil(ow / tile_w), math.ceil(oh / (tile_h * rows)))
+    kernel = compiled_cached(rows, w.shape[0], tile_h, tile_w, dtype)
+    zero = np.dtype(dtype).type(0)
+    return functools.partial(kernel[grid, (tile_w, tile_h)], x, x.reshape(x.size), w, w.reshape(w.size), out, zero)
+
+
+def candidate_blocks(out_shape, kernel_shape, itemsize: int) -> list[tuple[int, int, int]]:
+    """The :data:`GEOMETRIES` worth timing for a problem: distinct launches that fit in 48 KiB of shared memory.
+
+    A 1-D output has one launch shape whatever the block, and a small one
+    (under :data:`TUNE_MIN_OUTPUTS`) is launch-bound: one candidate each.
+    """
+    if out_shape[0] * out_shape[1] < TUNE_MIN_OUTPUTS:
+        return [GEOMETRIES[0]]
+    seen, out = set(), []
+    for block in GEOMETRIES:
+        geometry = launch_shape(out_shape, kernel_shape, block)
+        key = (geometry["tile_h"], geometry["tile_w"], geometry["rows"])
+        if key not in seen and shared_bytes(geometry, itemsize) <= 48 * 1024:
+            seen.add(key)
+            out.append(block)
+    return out
+
+
+def fastest_geometry(blocks, seconds_of) -> tuple[tuple[int, int, int], dict]:
+    """The block of ``blocks`` with the least ``seconds_of(block)``, and every block's seconds.
+
+    ``seconds_of`` times one block on the case's own arrays (see :func:`time_launch`).
+    """
+    seconds = {block: seconds_of(block) for block in blocks}
+    return min(seconds, key=seconds.get), seconds
+
+
+def time_launch(launch, repeats: int = 3) -> float:
+    """Seconds of one launch of ``launch`` (already compiled): the least of ``repeats`` CUDA-event timings."""
+    from numba import cuda
+
+    best = float("inf")
+    for _ in range(repeats):
+        start, end = cuda.event(), cuda.event()
+        start.record()
+        launch()
+        end.record()
+        end.synchronize()
+        best = min(best, start.elapsed_time(end) / 1e3)
+    return best

@@ -6,7 +6,10 @@ read, so any kernel size runs. As on the CPU, every op and mode is a valid
 correlation of a zero-padded image with the effective kernel; the padded image
 and the weights are uploaded in ``prepare`` and the kernel for the problem's
 chunk shape is compiled there, so the timed call is one launch on
-device-resident arrays.
+device-resident arrays. With ``tune`` (the default, recorded in the row's
+options) ``prepare`` also times the candidate block shapes on the case's own
+arrays and keeps the fastest, as cuDNN's benchmark mode does; the search is
+the ``plan`` setup stage and the choice is in the row's ``reason``.
 
 Under ``NUMBA_ENABLE_CUDASIM=1`` the kernels run in Numba's simulator: right
 answers, meaningless times. The backend then reports itself unavailable to
@@ -18,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import check_inputs
-from ._gpu import GpuBackendBase, GpuPreparedBase, host_weights
+from ._gpu import GpuBackendBase, GpuPreparedBase, host_weights, simulator_active
 from ._optional import optional_import
 from ._problem import Problem
 
@@ -26,7 +29,7 @@ cuda = optional_import("numba.cuda")
 
 
 class _NumbaCudaPrepared(GpuPreparedBase):
-    def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray):
+    def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray, blocks=None):
         super().__init__()
         self.problem = problem
         image, kernel = check_inputs(problem, image, kernel)
@@ -36,10 +39,31 @@ class _NumbaCudaPrepared(GpuPreparedBase):
             self._w = cuda.to_device(host_weights(problem, kernel))
             self._out = cuda.device_array(problem.out_shape, dtype)
             cuda.synchronize()
-        from ._cuda_direct import bind
+        from ._cuda_direct import GEOMETRIES, bind
 
-        self._run = bind(self._x, self._w, self._out, problem.dtype)
+        blocks = list(blocks or GEOMETRIES[:1])
+        if len(blocks) > 1:
+            with self.stage("plan"):
+                self.block = self._fastest(blocks)
+        else:
+            self.block = blocks[0]
+        self._run = bind(self._x, self._w, self._out, problem.dtype, self.block)
         self.finish_prepare("compile")
+
+    def _fastest(self, blocks) -> tuple[int, int, int]:
+        """Compile and time each block shape on this case's arrays; keep the fastest, say so in ``notes``."""
+        from ._cuda_direct import bind, fastest_geometry, time_launch
+
+        def seconds_of(block):
+            launch = bind(self._x, self._w, self._out, self.problem.dtype, block)
+            launch()  # compiles it, and warms the data
+            cuda.synchronize()
+            return time_launch(launch)
+
+        best, seconds = fastest_geometry(blocks, seconds_of)
+        timed = ", ".join(f"{h}x{w}x{r} {1e3 * s:.3g} ms" for (h, w, r), s in seconds.items())
+        self.notes = f"block {best[0]}x{best[1]} threads x {best[2]} rows, fastest of {timed}"
+        return best
 
     def __call__(self) -> None:
         self._run()
@@ -57,6 +81,8 @@ class NumbaCudaBackend(GpuBackendBase):
     name = "numba-cuda"
     method = "direct"
     requires = ("numba.cuda",)
+    OPTIONS = {"tune": (True, False)}
+    tune = True
 
     _first_compile: str | None = None  # '' once a tiny case compiled and ran; else why it did not
 
@@ -78,7 +104,13 @@ class NumbaCudaBackend(GpuBackendBase):
         return not NumbaCudaBackend._first_compile, NumbaCudaBackend._first_compile
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _NumbaCudaPrepared:
-        return _NumbaCudaPrepared(problem, image, kernel)
+        from ._cuda_direct import GEOMETRIES, candidate_blocks
+
+        # The simulator's timings mean nothing: it runs the default block without a search.
+        search = self.tune and not simulator_active()
+        itemsize = problem.np_dtype.itemsize
+        blocks = candidate_blocks(problem.out_shape, problem.kernel_shape, itemsize) if search else GEOMETRIES[:1]
+        return _NumbaCudaPrepared(problem, image, kernel, blocks)
 
 
 BACKEND = NumbaCudaBackend()

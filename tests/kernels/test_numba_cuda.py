@@ -1,6 +1,7 @@
 """numba-cuda against the reference: on a real GPU, or in Numba's CUDA simulator (tiny sizes)."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -73,6 +74,73 @@ def test_uploaded_weights_have_positive_strides_for_every_kernel():
         weights = host_weights(Problem("conv", "same", (8, 8), shape, "float32"), kernel)
         assert weights.flags.c_contiguous and min(weights.strides) > 0, shape
         np.testing.assert_array_equal(weights, kernel[::-1, ::-1])
+
+
+def test_the_block_search_keeps_the_fastest_and_says_what_it_timed():
+    from kernels._cuda_direct import fastest_geometry
+
+    times = {(8, 32, 4): 3e-3, (4, 32, 8): 1e-3, (16, 32, 2): 2e-3}
+    best, seconds = fastest_geometry(list(times), times.get)
+    assert best == (4, 32, 8) and seconds == times
+
+
+def test_candidate_blocks_are_distinct_launches_that_fit_in_shared_memory():
+    from kernels._cuda_direct import GEOMETRIES, candidate_blocks, launch_shape, shared_bytes
+
+    blocks = candidate_blocks((4096, 4096), (63, 63), 8)
+    assert blocks[0] == GEOMETRIES[0] and len(blocks) > 1 and len(set(blocks)) == len(blocks)
+    assert all(shared_bytes(launch_shape((4096, 4096), (63, 63), b), 8) <= 48 * 1024 for b in blocks)
+    assert len(candidate_blocks((1, 4096**2), (1, 15), 4)) == 1  # one row: one launch shape whatever the block
+    assert candidate_blocks((64, 64), (3, 3), 4) == [GEOMETRIES[0]]  # launch-bound: no search
+
+
+@pytest.mark.parametrize("op", ["corr", "conv"])
+def test_every_timed_block_computes_the_same_answer(op):
+    """The search launches each candidate on the case's arrays; the one it keeps must be right."""
+    from kernels.numba_cuda import _NumbaCudaPrepared
+
+    problem = Problem(op, "same", (19, 13), (3, 4), "float32", threads=1)
+    rng = np.random.default_rng(3)
+    image, kernel = rng.standard_normal((19, 13)).astype("float32"), rng.standard_normal((3, 4)).astype("float32")
+    for blocks in ([(4, 32, 8), (8, 32, 4)], [(16, 32, 2), (4, 64, 4)]):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Simulator timings are bogus")
+            prepared = _NumbaCudaPrepared(problem, image, kernel, blocks)
+        assert prepared.block in blocks and "plan" in prepared.setup_seconds
+        assert prepared.notes.startswith("block ") and "fastest of" in prepared.notes
+        prepared()
+        np.testing.assert_allclose(prepared.result(), reference(problem, image, kernel), atol=1e-5)
+
+
+@pytest.mark.parametrize("block", [(8, 32, 4), (4, 32, 8)])
+@pytest.mark.parametrize("op, mode", [("corr", "same"), ("conv", "full"), ("corr", "valid")])
+def test_the_cached_load_kernel_matches_the_reference(op, mode, block):
+    """Reads the image through L1 instead of staging it: overhanging blocks clamp their reads, store nothing."""
+    from kernels._cuda_direct import bind_cached
+    from kernels._gpu import host_weights
+
+    problem = Problem(op, mode, (37, 35), (5, 3), "float64", threads=1)
+    rng = np.random.default_rng(8)
+    image, kernel = rng.standard_normal((37, 35)), rng.standard_normal((5, 3))
+    x, w = cuda.to_device(problem.pad(image)), cuda.to_device(host_weights(problem, kernel))
+    out = cuda.to_device(np.full(problem.out_shape, np.nan))
+    bind_cached(x, w, out, "float64", block)()
+    np.testing.assert_allclose(out.copy_to_host(), reference(problem, image, kernel), atol=1e-12)
+
+
+def test_the_cached_load_kernel_refuses_kernels_taller_than_a_chunk():
+    from kernels._cuda_direct import CHUNK, bind_cached
+
+    w = cuda.to_device(np.ones((CHUNK + 1, 3)))
+    with pytest.raises(ValueError, match="kernel rows"):
+        bind_cached(cuda.to_device(np.ones((40, 40))), w, cuda.to_device(np.ones((24, 38))), "float64")
+
+
+def test_the_block_search_is_an_option_recorded_in_rows():
+    backend = get_backend("numba-cuda")
+    assert backend.options() == {"tune": True}
+    with pytest.raises(ValueError, match="tune"):
+        backend.check_options({"tune": "yes"})
 
 
 GPU_BACKENDS = ("numba-cuda", "cupy-fft", "cupy-fft-cached", "cupy-direct", "cupy-scipy-fft", "torch-cudnn")
