@@ -4,10 +4,11 @@ Same geometry as ``fftw`` (shortest alias-free length, cost-chosen size).
 ``prepare`` uploads the inputs, allocates the zero-padded image and kernel
 buffers once, and makes the real-to-complex and complex-to-real cuFFT plans
 for that shape (``cupyx.scipy.fft.get_fft_plan``), with the 1/size
-normalisation folded into the kernel. The timed call copies the image into
-its padded buffer, runs the forward plans, multiplies in place and runs the
-inverse: transforms and product only, no padding arrays, plan look-ups or
-normalisation pass per call. With ``cache_kernel_spectrum`` (``cupy-fft-cached``)
+normalisation folded into the kernel, and the spectrum and output buffers.
+The timed call copies the image into its padded buffer, executes the plans
+on those buffers, multiplies in place and runs the inverse: transforms and
+product only, with no allocation, plan look-up or normalisation pass per
+call. With ``cache_kernel_spectrum`` (``cupy-fft-cached``)
 the kernel's spectrum is computed in ``prepare`` (fixed weights).
 """
 
@@ -24,6 +25,8 @@ from ._spectrum import SpectrumCaching
 
 cupy = optional_import("cupy")
 cupyx_fft = optional_import("cupyx.scipy.fft")
+# cuFFT's directions (real transforms ignore them; the plan's type decides).
+FORWARD, INVERSE = -1, 1
 
 
 class _CupyFftPrepared(GpuPreparedBase):
@@ -36,36 +39,50 @@ class _CupyFftPrepared(GpuPreparedBase):
         (h, w), (kh, kw) = problem.image_shape, problem.kernel_shape
         scale = 1.0 / (shape[0] * shape[1])  # the inverse is unnormalised: fold 1/size into the kernel
         weights = host_copy(convolution_kernel(problem, kernel)) * scale
+        dtype = problem.np_dtype
+        complex_dtype = np.result_type(dtype, np.complex64)
+        half = (shape[0], shape[1] // 2 + 1)
         with self.stage("upload"):
             self._image = cupy.asarray(image)
-            self._x = cupy.zeros(shape, problem.np_dtype)
-            self._k = cupy.zeros(shape, problem.np_dtype)
-            self._k[:kh, :kw] = cupy.asarray(weights.astype(problem.np_dtype))
+            self._x = cupy.zeros(shape, dtype)
+            self._k = cupy.zeros(shape, dtype)
+            self._k[:kh, :kw] = cupy.asarray(weights.astype(dtype))
+            # Every buffer a call touches exists from here on: a call allocates nothing.
+            self._spectrum = cupy.empty(half, complex_dtype)
+            self._kernel_spectrum = cupy.empty(half, complex_dtype)
+            self._y = cupy.empty(shape, dtype)
             self.sync()
         self._corner = self._x[:h, :w]
+        # One row is a 1-D transform: cuFFT's 2-D real plans refuse a (1, n) array, which is F-ordered too.
+        axes = (1,) if shape[0] == 1 else (0, 1)
         with self.stage("plan"):
-            self._forward = cupyx_fft.get_fft_plan(self._x, axes=(0, 1), value_type="R2C")
-            spectrum = cupyx_fft.rfft2(self._x, plan=self._forward)
-            self._inverse = cupyx_fft.get_fft_plan(spectrum, shape=shape, axes=(0, 1), value_type="C2R")
+            self._forward = cupyx_fft.get_fft_plan(self._x, axes=axes, value_type="R2C")
+            self._inverse = cupyx_fft.get_fft_plan(
+                self._spectrum, shape=tuple(shape[a] for a in axes), axes=axes, value_type="C2R"
+            )
             self.sync()
         if cache_kernel:
             with self.stage("kernel_spectrum"):
-                self._ks = cupyx_fft.rfft2(self._k, plan=self._forward)
+                self._forward.fft(self._k, self._kernel_spectrum, FORWARD)
                 self.sync()
         self._window = output_window(problem)
         self.finish_prepare("compile")  # the first product and copy compile CuPy's elementwise kernels
 
     def __call__(self) -> None:
+        # Plans executed on the buffers made in prepare (the C2R transform overwrites its input, the
+        # spectrum, which each call rewrites): no plan look-up, allocation or normalisation per call.
         self._corner[...] = self._image
-        spectrum = cupyx_fft.rfft2(self._x, plan=self._forward)
-        spectrum *= self._ks if self.cache_kernel else cupyx_fft.rfft2(self._k, plan=self._forward)
-        self._out = cupyx_fft.irfft2(spectrum, s=self.fft_shape, norm="forward", plan=self._inverse)
+        self._forward.fft(self._x, self._spectrum, FORWARD)
+        if not self.cache_kernel:
+            self._forward.fft(self._k, self._kernel_spectrum, FORWARD)
+        cupy.multiply(self._spectrum, self._kernel_spectrum, out=self._spectrum)
+        self._inverse.fft(self._spectrum, self._y, INVERSE)
 
     def sync(self) -> None:
         cupy.cuda.Device().synchronize()
 
     def result(self) -> np.ndarray:
-        return cupy.asnumpy(self._out[self._window]).astype(self.problem.np_dtype, copy=False)
+        return cupy.asnumpy(self._y[self._window]).astype(self.problem.np_dtype, copy=False)
 
 
 class CupyFftBackend(SpectrumCaching, GpuBackendBase):
