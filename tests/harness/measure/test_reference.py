@@ -77,3 +77,15 @@ def test_perturbed_backend_is_wrong_and_not_timed(fake_backends):
     assert rows["numba-cpu"]["status"] == "ok" and 5 <= rows["numba-cpu"]["n"] <= Timing().max_samples
     assert rows["perturbed"]["status"] == "wrong" and "median_s" not in rows["perturbed"]
     assert rows["raises"]["status"] == "error" and "MemoryError" in rows["raises"]["reason"]
+
+
+@pytest.mark.parametrize("op, mode", [("conv", "same"), ("corr", "full"), ("corr", "valid")])
+def test_the_fft_check_reference_equals_shift_and_add(op, mode):
+    """Above the shift-and-add budget the check goes through a float64 FFT: same outputs, every position."""
+    from harness.measure.reference import SHIFT_ADD_BUDGET, check_reference
+
+    problem = Problem(op, mode, (400, 357), (17, 16), "float64")
+    assert problem.direct_flops // 2 > SHIFT_ADD_BUDGET
+    rng = np.random.default_rng(11)
+    image, kernel = rng.standard_normal((400, 357)), rng.standard_normal((17, 16))
+    np.testing.assert_allclose(check_reference(problem, image, kernel), reference(problem, image, kernel), atol=1e-10)
