@@ -1,15 +1,15 @@
 """The CUDA direct loop: a valid correlation, register-blocked, generated per kernel chunk shape.
 
-A block of ``TILE_H`` x ``TILE_W`` threads computes ``TILE_H * ROWS_PER_THREAD``
-rows by ``TILE_W`` columns of output. Each thread owns a column strip of
-``ROWS_PER_THREAD`` outputs, kept in registers. The kernel is walked in chunks
+A block of ``tile_h`` x ``tile_w`` threads computes ``tile_h * rows`` rows by
+``tile_w`` columns of output (:class:`Launch`). Each thread owns a column strip
+of ``rows`` outputs, kept in registers. The kernel is walked in chunks
 of at most ``CHUNK`` x ``CHUNK`` taps: per chunk, the block stages the chunk's
 weights and the input tile it reads (tile plus a halo of the chunk size less
 one) in shared memory, with consecutive threads reading consecutive columns
 (coalesced). Then, per kernel column, every thread loads the
-``ROWS_PER_THREAD + chunk rows - 1`` input values of its strip once into
-registers and slides the chunk's weights down them: each value loaded feeds up
-to ``ROWS_PER_THREAD`` outputs. Chunking bounds shared memory whatever the
+``rows + chunk rows - 1`` input values of its strip once into registers and
+slides the chunk's weights down them: each value loaded feeds up to ``rows``
+outputs. Chunking bounds shared memory whatever the
 kernel size (no 48 KiB limit on the kernel), and the chunk shape is split
 evenly (20 rows: two chunks of 10) so little of the last chunk is zeros.
 
@@ -18,10 +18,12 @@ chunk rows, chunk columns) and compiled with ``numba.cuda.jit``, so the strip
 and the window are scalar registers, not a local-memory array indexed at run
 time. 1-D problems (one output row) use one row of wide blocks instead.
 
-Which block shape is fastest depends on the GPU and the kernel size (taller
-strips reuse each loaded value more but hold more registers), so a prepared
-case can time the :data:`GEOMETRIES` on its own arrays and keep the fastest,
-as cuDNN's benchmark mode does (:func:`fastest_geometry`).
+Staging costs a loop, integer arithmetic and two barriers per chunk, which
+small kernels cannot amortise: :func:`cached_source` instead reads the input
+straight from global memory, through L1 (kernels of at most :data:`CHUNK`
+rows). Which launch is fastest depends on the GPU and the kernel size, so a
+prepared case can time the :func:`candidate_launches` on its own arrays and
+keep the fastest, as cuDNN's benchmark mode does (:func:`fastest_launch`).
 
 Nothing here imports from the sweep machinery: it is pure array code.
 """
@@ -30,13 +32,39 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-# 2-D: 8 x 32 threads, 4 output rows each: a 32 x 32 output tile per block.
-TILE_H, TILE_W, ROWS_PER_THREAD = 8, 32, 4
-# Block shapes (threads tall, threads wide, output rows per thread) a tuned case times; the default first.
-GEOMETRIES = ((TILE_H, TILE_W, ROWS_PER_THREAD), (4, 32, 8), (8, 32, 8), (4, 64, 4))
+
+class Launch(NamedTuple):
+    """How a 2-D case is launched: where the strips read their input, and the block.
+
+    ``loads`` is ``"staged"`` (the block's input tile copied to shared memory,
+    :func:`kernel_source`) or ``"cached"`` (read from global memory through L1,
+    :func:`cached_source`); ``tile_h`` x ``tile_w`` threads each compute ``rows``
+    outputs of one column.
+    """
+
+    loads: str
+    tile_h: int
+    tile_w: int
+    rows: int
+
+    @property
+    def block(self) -> tuple[int, int, int]:
+        return self.tile_h, self.tile_w, self.rows
+
+    def label(self) -> str:
+        return f"{self.loads} {self.tile_h}x{self.tile_w}x{self.rows}"
+
+
+# Block shapes (threads tall, threads wide, output rows per thread) the search times with both loads.
+# On an H200 (bench/gpu-notes.md) 8x32x4 and 4x64x4 never won a case: 8 rows per thread did.
+BLOCKS = ((4, 32, 8), (8, 32, 8))
+# Without a search (small cases, the simulator, tune off): staged loads, the first block.
+DEFAULT = Launch("staged", *BLOCKS[0])
+LOADS = ("staged", "cached")
 # Below this many outputs a launch takes a few microseconds whatever its shape: no search, the default.
 TUNE_MIN_OUTPUTS = 256 * 256
 # 1-D (one output row): one row of 128 threads, one output each.
@@ -50,7 +78,7 @@ def chunk_length(n: int) -> int:
     return -(-n // -(-n // CHUNK))
 
 
-def launch_shape(out_shape, kernel_shape, block: tuple[int, int, int] = GEOMETRIES[0]) -> dict:
+def launch_shape(out_shape, kernel_shape, block: tuple[int, int, int] = DEFAULT.block) -> dict:
     """Block geometry for a problem: threads per block, outputs per thread, chunk shape and the grid.
 
     ``block`` is (threads tall, threads wide, output rows per thread) for 2-D
@@ -140,9 +168,11 @@ def compiled(rows: int, kch: int, kcw: int, tile_h: int, tile_w: int, dtype: str
     return cuda.jit(namespace["corr"])
 
 
-def bind(x, w, out, dtype: str, block: tuple[int, int, int] = GEOMETRIES[0]):
+def bind(x, w, out, dtype: str, launch: Launch = DEFAULT):
     """A no-argument launcher of the valid correlation of device arrays ``x`` with ``w`` into ``out``."""
-    geometry = launch_shape(out.shape, w.shape, block)
+    if launch.loads == "cached":
+        return bind_cached(x, w, out, dtype, launch.block)
+    geometry = launch_shape(out.shape, w.shape, launch.block)
     kernel = compiled(
         geometry["rows"], geometry["kch"], geometry["kcw"], geometry["tile_h"], geometry["tile_w"], dtype
     )
@@ -198,7 +228,7 @@ def compiled_cached(rows: int, kh: int, tile_h: int, tile_w: int, dtype: str):
     return cuda.jit(namespace["corr"])
 
 
-def bind_cached(x, w, out, dtype: str, block: tuple[int, int, int] = GEOMETRIES[0]):
+def bind_cached(x, w, out, dtype: str, block: tuple[int, int, int] = DEFAULT.block):
     """A no-argument launcher of :func:`cached_source`'s kernel (kernels of at most :data:`CHUNK` rows)."""
     if w.shape[0] > CHUNK:
         raise ValueError(f"the cached-load kernel takes at most {CHUNK} kernel rows, not {w.shape[0]}")
@@ -210,30 +240,31 @@ def bind_cached(x, w, out, dtype: str, block: tuple[int, int, int] = GEOMETRIES[
     return functools.partial(kernel[grid, (tile_w, tile_h)], x, x.reshape(x.size), w, w.reshape(w.size), out, zero)
 
 
-def candidate_blocks(out_shape, kernel_shape, itemsize: int) -> list[tuple[int, int, int]]:
-    """The :data:`GEOMETRIES` worth timing for a problem: distinct launches that fit in 48 KiB of shared memory.
+def candidate_launches(out_shape, kernel_shape, itemsize: int) -> list[Launch]:
+    """The launches worth timing for a problem, :data:`DEFAULT` first.
 
-    A 1-D output has one launch shape whatever the block, and a small one
-    (under :data:`TUNE_MIN_OUTPUTS`) is launch-bound: one candidate each.
+    Staged loads at each of :data:`BLOCKS` that fits in 48 KiB of shared
+    memory, and cached loads at each block for kernels of at most
+    :data:`CHUNK` rows. A 1-D output has one launch shape, and a small one
+    (under :data:`TUNE_MIN_OUTPUTS` outputs) is launch-bound: only the default.
     """
-    if out_shape[0] * out_shape[1] < TUNE_MIN_OUTPUTS:
-        return [GEOMETRIES[0]]
-    seen, out = set(), []
-    for block in GEOMETRIES:
-        geometry = launch_shape(out_shape, kernel_shape, block)
-        key = (geometry["tile_h"], geometry["tile_w"], geometry["rows"])
-        if key not in seen and shared_bytes(geometry, itemsize) <= 48 * 1024:
-            seen.add(key)
-            out.append(block)
-    return out
+    if out_shape[0] == 1 or out_shape[0] * out_shape[1] < TUNE_MIN_OUTPUTS:
+        return [DEFAULT]
+    staged = [
+        Launch("staged", *block)
+        for block in BLOCKS
+        if shared_bytes(launch_shape(out_shape, kernel_shape, block), itemsize) <= 48 * 1024
+    ]
+    cached = [Launch("cached", *block) for block in BLOCKS] if kernel_shape[0] <= CHUNK else []
+    return [DEFAULT] + [launch for launch in staged + cached if launch != DEFAULT]
 
 
-def fastest_geometry(blocks, seconds_of) -> tuple[tuple[int, int, int], dict]:
-    """The block of ``blocks`` with the least ``seconds_of(block)``, and every block's seconds.
+def fastest_launch(launches, seconds_of) -> tuple[Launch, dict]:
+    """The launch of ``launches`` with the least ``seconds_of(launch)``, and every launch's seconds.
 
-    ``seconds_of`` times one block on the case's own arrays (see :func:`time_launch`).
+    ``seconds_of`` times one launch on the case's own arrays (see :func:`time_launch`).
     """
-    seconds = {block: seconds_of(block) for block in blocks}
+    seconds = {launch: seconds_of(launch) for launch in launches}
     return min(seconds, key=seconds.get), seconds
 
 

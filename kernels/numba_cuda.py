@@ -8,8 +8,10 @@ and the weights are uploaded in ``prepare`` and the kernel for the problem's
 chunk shape is compiled there, so the timed call is one launch on
 device-resident arrays. With ``tune`` (the default, recorded in the row's
 options) ``prepare`` also times the candidate block shapes on the case's own
-arrays and keeps the fastest, as cuDNN's benchmark mode does; the search is
-the ``plan`` setup stage and the choice is in the row's ``reason``.
+arrays and keeps the fastest, as cuDNN's benchmark mode does: two block
+shapes, each with the input staged in shared memory and, for kernels of up to
+16 rows, read through L1 instead. The search is the ``plan`` setup stage and
+the choice, with every launch's time, is in the row's ``reason``.
 
 Under ``NUMBA_ENABLE_CUDASIM=1`` the kernels run in Numba's simulator: right
 answers, meaningless times. The backend then reports itself unavailable to
@@ -29,7 +31,7 @@ cuda = optional_import("numba.cuda")
 
 
 class _NumbaCudaPrepared(GpuPreparedBase):
-    def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray, blocks=None):
+    def __init__(self, problem: Problem, image: np.ndarray, kernel: np.ndarray, launches=None):
         super().__init__()
         self.problem = problem
         image, kernel = check_inputs(problem, image, kernel)
@@ -39,30 +41,30 @@ class _NumbaCudaPrepared(GpuPreparedBase):
             self._w = cuda.to_device(host_weights(problem, kernel))
             self._out = cuda.device_array(problem.out_shape, dtype)
             cuda.synchronize()
-        from ._cuda_direct import GEOMETRIES, bind
+        from ._cuda_direct import DEFAULT, bind
 
-        blocks = list(blocks or GEOMETRIES[:1])
-        if len(blocks) > 1:
+        launches = list(launches or [DEFAULT])
+        if len(launches) > 1:
             with self.stage("plan"):
-                self.block = self._fastest(blocks)
+                self.launch = self._fastest(launches)
         else:
-            self.block = blocks[0]
-        self._run = bind(self._x, self._w, self._out, problem.dtype, self.block)
+            self.launch = launches[0]
+        self._run = bind(self._x, self._w, self._out, problem.dtype, self.launch)
         self.finish_prepare("compile")
 
-    def _fastest(self, blocks) -> tuple[int, int, int]:
-        """Compile and time each block shape on this case's arrays; keep the fastest, say so in ``notes``."""
-        from ._cuda_direct import bind, fastest_geometry, time_launch
+    def _fastest(self, launches):
+        """Compile and time each launch on this case's arrays; keep the fastest, say so in ``notes``."""
+        from ._cuda_direct import bind, fastest_launch, time_launch
 
-        def seconds_of(block):
-            launch = bind(self._x, self._w, self._out, self.problem.dtype, block)
-            launch()  # compiles it, and warms the data
+        def seconds_of(launch):
+            run = bind(self._x, self._w, self._out, self.problem.dtype, launch)
+            run()  # compiles it, and warms the data
             cuda.synchronize()
-            return time_launch(launch)
+            return time_launch(run)
 
-        best, seconds = fastest_geometry(blocks, seconds_of)
-        timed = ", ".join(f"{h}x{w}x{r} {1e3 * s:.3g} ms" for (h, w, r), s in seconds.items())
-        self.notes = f"block {best[0]}x{best[1]} threads x {best[2]} rows, fastest of {timed}"
+        best, seconds = fastest_launch(launches, seconds_of)
+        timed = ", ".join(f"{launch.label()} {1e3 * s:.3g} ms" for launch, s in seconds.items())
+        self.notes = f"{best.loads} loads, block {best.tile_h}x{best.tile_w} x {best.rows} rows; timed {timed}"
         return best
 
     def __call__(self) -> None:
@@ -104,13 +106,13 @@ class NumbaCudaBackend(GpuBackendBase):
         return not NumbaCudaBackend._first_compile, NumbaCudaBackend._first_compile
 
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _NumbaCudaPrepared:
-        from ._cuda_direct import GEOMETRIES, candidate_blocks
+        from ._cuda_direct import DEFAULT, candidate_launches
 
-        # The simulator's timings mean nothing: it runs the default block without a search.
+        # The simulator's timings mean nothing: it runs the default launch without a search.
         search = self.tune and not simulator_active()
         itemsize = problem.np_dtype.itemsize
-        blocks = candidate_blocks(problem.out_shape, problem.kernel_shape, itemsize) if search else GEOMETRIES[:1]
-        return _NumbaCudaPrepared(problem, image, kernel, blocks)
+        launches = candidate_launches(problem.out_shape, problem.kernel_shape, itemsize) if search else [DEFAULT]
+        return _NumbaCudaPrepared(problem, image, kernel, launches)
 
 
 BACKEND = NumbaCudaBackend()

@@ -76,38 +76,42 @@ def test_uploaded_weights_have_positive_strides_for_every_kernel():
         np.testing.assert_array_equal(weights, kernel[::-1, ::-1])
 
 
-def test_the_block_search_keeps_the_fastest_and_says_what_it_timed():
-    from kernels._cuda_direct import fastest_geometry
+def test_the_search_keeps_the_fastest_launch():
+    from kernels._cuda_direct import Launch, fastest_launch
 
-    times = {(8, 32, 4): 3e-3, (4, 32, 8): 1e-3, (16, 32, 2): 2e-3}
-    best, seconds = fastest_geometry(list(times), times.get)
-    assert best == (4, 32, 8) and seconds == times
+    times = {Launch("staged", 4, 32, 8): 3e-3, Launch("cached", 4, 32, 8): 1e-3, Launch("staged", 8, 32, 8): 2e-3}
+    best, seconds = fastest_launch(list(times), times.get)
+    assert best == Launch("cached", 4, 32, 8) and seconds == times
 
 
-def test_candidate_blocks_are_distinct_launches_that_fit_in_shared_memory():
-    from kernels._cuda_direct import GEOMETRIES, candidate_blocks, launch_shape, shared_bytes
+def test_candidate_launches_fit_in_shared_memory_and_cache_loads_only_short_kernels():
+    from kernels._cuda_direct import CHUNK, DEFAULT, candidate_launches, launch_shape, shared_bytes
 
-    blocks = candidate_blocks((4096, 4096), (63, 63), 8)
-    assert blocks[0] == GEOMETRIES[0] and len(blocks) > 1 and len(set(blocks)) == len(blocks)
-    assert all(shared_bytes(launch_shape((4096, 4096), (63, 63), b), 8) <= 48 * 1024 for b in blocks)
-    assert len(candidate_blocks((1, 4096**2), (1, 15), 4)) == 1  # one row: one launch shape whatever the block
-    assert candidate_blocks((64, 64), (3, 3), 4) == [GEOMETRIES[0]]  # launch-bound: no search
+    for k in (3, CHUNK, CHUNK + 1, 63):
+        launches = candidate_launches((4096, 4096), (k, k), 8)
+        assert launches[0] == DEFAULT and len(set(launches)) == len(launches) > 1
+        staged = [launch for launch in launches if launch.loads == "staged"]
+        assert all(shared_bytes(launch_shape((4096, 4096), (k, k), s.block), 8) <= 48 * 1024 for s in staged)
+        assert any(launch.loads == "cached" for launch in launches) == (k <= CHUNK), k
+    assert candidate_launches((1, 4096**2), (1, 15), 4) == [DEFAULT]  # one row: one launch shape
+    assert candidate_launches((64, 64), (3, 3), 4) == [DEFAULT]  # launch-bound: no search
 
 
 @pytest.mark.parametrize("op", ["corr", "conv"])
-def test_every_timed_block_computes_the_same_answer(op):
+def test_every_timed_launch_computes_the_same_answer(op):
     """The search launches each candidate on the case's arrays; the one it keeps must be right."""
+    from kernels._cuda_direct import Launch
     from kernels.numba_cuda import _NumbaCudaPrepared
 
     problem = Problem(op, "same", (19, 13), (3, 4), "float32", threads=1)
     rng = np.random.default_rng(3)
     image, kernel = rng.standard_normal((19, 13)).astype("float32"), rng.standard_normal((3, 4)).astype("float32")
-    for blocks in ([(4, 32, 8), (8, 32, 4)], [(16, 32, 2), (4, 64, 4)]):
+    for launches in ([Launch("staged", 4, 32, 8), Launch("cached", 8, 32, 8)], [Launch("cached", 4, 32, 8)] * 2):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Simulator timings are bogus")
-            prepared = _NumbaCudaPrepared(problem, image, kernel, blocks)
-        assert prepared.block in blocks and "plan" in prepared.setup_seconds
-        assert prepared.notes.startswith("block ") and "fastest of" in prepared.notes
+            prepared = _NumbaCudaPrepared(problem, image, kernel, launches)
+        assert prepared.launch in launches and "plan" in prepared.setup_seconds
+        assert "loads, block" in prepared.notes and "timed" in prepared.notes
         prepared()
         np.testing.assert_allclose(prepared.result(), reference(problem, image, kernel), atol=1e-5)
 
