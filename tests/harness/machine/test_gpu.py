@@ -51,3 +51,12 @@ def test_without_nvml_the_run_says_why(monkeypatch):
     monitor = gpu.ThrottleMonitor()
     monitor.after_sample("a")
     assert not monitor.active and monitor.warning("a", 5) == ""
+
+
+def test_the_fma_peak_counts_the_multiply_adds_its_loop_does():
+    """The rate is FMA_PER_PASS multiply-adds per pass: the loop body and the constant must agree."""
+    import inspect
+
+    source = inspect.getsource(gpu._fma_kernel)
+    assert source.count("* m + seed") == gpu.FMA_PER_PASS
+
