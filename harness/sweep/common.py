@@ -52,10 +52,15 @@ class Progress:
 
 
 class StopOnInterrupt:
-    """First Ctrl-C: finish the cases in flight, then stop. Second: abandon them (KeyboardInterrupt)."""
+    """First Ctrl-C: finish the cases in flight, then stop. Second: abandon them (KeyboardInterrupt).
+
+    SIGTERM (``timeout``, a batch system's end of job, a shutdown) abandons the
+    case in flight at once and sets ``terminated``: the sweep then writes the
+    tables of what it finished before the SIGKILL that usually follows.
+    """
 
     def __init__(self, progress: Progress):
-        self.progress, self.requested, self._old = progress, False, None
+        self.progress, self.requested, self.terminated, self._old = progress, False, False, {}
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
@@ -63,14 +68,25 @@ class StopOnInterrupt:
         self.requested = True
         self.progress.note("Ctrl-C: stopping after the case in flight (press again to abandon it)")
 
+    def _terminate(self, signum, frame) -> None:
+        if self.terminated:
+            return  # already writing the tables
+        self.requested = self.terminated = True
+        self.progress.note("SIGTERM: abandoning the case in flight, writing the tables of the finished ones")
+        raise KeyboardInterrupt
+
     def __enter__(self) -> StopOnInterrupt:
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            self._old = {
+                signal.SIGINT: signal.signal(signal.SIGINT, self._handle),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, self._terminate),
+            }
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for signum, handler in self._old.items():
+            signal.signal(signum, handler)
+        self._old = {}
 
 
 def order_cheapest_first(cases, methods) -> list[Case]:

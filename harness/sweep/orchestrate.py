@@ -137,16 +137,20 @@ def _run_locked(config: SweepConfig, out_dir: Path, resume: bool, progress: Prog
         configure_backends(previous)
     sweep_seconds = round(time.time() - started, 3)
     # Measured after the sweep: BLAS threads spin after a matmul and would
-    # slow whatever is timed next.
-    peaks = collect_matmul_peaks([c.problem.dtype for c in cases], [c.problem.threads for c in cases])
+    # slow whatever is timed next. Not after a SIGTERM: a SIGKILL may follow
+    # within seconds, and the finished cases' tables come first.
+    terminated = stop.terminated
+    dtypes, threads = [c.problem.dtype for c in cases], [c.problem.threads for c in cases]
+    peaks = {} if terminated else collect_matmul_peaks(dtypes, threads)
     gpu_state = {"start": gpu_state_start, "end": collect_gpu_state()} if uses_gpu else {}
-    gpu_peaks = measure_gpu_peaks() if uses_gpu else {}
+    gpu_peaks = measure_gpu_peaks() if uses_gpu and not terminated else {}
     meta = collect_metadata(
         config.source,
         config_name=config.name,
         run_id=run_id,
         sweep_seconds=sweep_seconds,
         interrupted=interrupted,
+        terminated=terminated,
         timing=dataclasses.asdict(config.timing),
         matmul_gflops=peaks,
         backends=backend_meta,

@@ -182,3 +182,31 @@ def test_nan_output_is_wrong(monkeypatch):
     monkeypatch.setattr(backend, "prepare", nan_prepare)
     row = run_case(Case(Problem("corr", "same", (8, 8), (3, 3), "float64", 1)), ["numpy-fft"], Timing())[0]
     assert row["status"] == "wrong" and row["err_rel_l2"] == float("inf")
+
+
+def test_sigterm_writes_the_tables_of_the_finished_cases(tmp_path):
+    """timeout, a batch system's end of job: the case in flight is abandoned, the finished ones tabled."""
+    from harness.store.tables import read_metadata
+
+    config = _config(tmp_path, ["numba-cpu", "numpy-fft"], [8, 12, 16, 20, 24, 28, 32, 36], min_sample_seconds=0.05)
+    out = tmp_path / "terminated"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", str(config), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    journal = out / "journal.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # the sweep only, as timeout sends it
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr  # interrupted, as after Ctrl-C
+    frame = load_results(out)
+    assert (out / "results.parquet").exists() and 2 <= len(frame) < 16
+    assert len(frame) == len(read_journal(journal)) and (frame["status"] == "ok").all()
+    meta = read_metadata(out)
+    assert meta["interrupted"] and meta["terminated"] and meta["matmul_gflops"] == {}
