@@ -35,6 +35,12 @@ CROSSOVER_COLUMNS = GROUP + [
 ]
 
 
+def _span(n: np.ndarray) -> str:
+    """The kernel sizes a crossover was looked for over: ``3-15``, or ``7`` for one."""
+    low, high = int(n[0]), int(n[-1])
+    return f"{low}-{high}" if high != low else f"{low}"
+
+
 def _crossing(n: np.ndarray, ratio: np.ndarray) -> dict:
     """Where ``ratio = fft time / direct time`` first drops below 1 along increasing kernel size ``n``."""
     out = dict(
@@ -43,12 +49,13 @@ def _crossing(n: np.ndarray, ratio: np.ndarray) -> dict:
     )  # fmt: skip
     wins = np.flatnonzero(ratio < 1.0)
     if wins.size == 0:
-        out.update(note="none in range: direct wins at every kernel size", ratio_below=float(ratio[-1]), index=None)
+        note = f"none in range: direct wins at every kernel size measured ({_span(n)})"
+        out.update(note=note, ratio_below=float(ratio[-1]), index=None)
         return out
     i = int(wins[0])
     out.update(crossover_n=float(n[i]), ratio_above=float(ratio[i]), index=i, note="")
     if i == 0:
-        out["note"] = "none in range: FFT wins at every kernel size"
+        out["note"] = f"none in range: FFT wins at every kernel size measured ({_span(n)})"
         return out
     lo, hi = math.log(ratio[i - 1]), math.log(ratio[i])
     out.update(

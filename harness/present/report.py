@@ -24,7 +24,7 @@ from ..analyse.layer_models import (
     win_counts,
 )
 from ..analyse.models import fit_models, model_table
-from ..schema import REPORT
+from ..schema import JOURNAL, METADATA, REPORT, TABLE
 from ..store.tables import load_results, read_metadata
 from .plots import plot_all, plot_overlay
 from .summary import status_counts
@@ -280,6 +280,24 @@ def _machines_sections(frame: pd.DataFrame, meta: dict, machines: list[str], res
     return lines
 
 
+def _interrupted_note(meta: dict) -> str:
+    how = "a SIGTERM ended it" if meta.get("terminated") else "it was interrupted"
+    return f"**Not every case ran:** {how}; `convbench run CONFIG --out DIR --resume` runs the rest."
+
+
+def _unfinished_lines(frame: pd.DataFrame, backends: int, machines: list[str]) -> list[str]:
+    """What a report of a journal alone says: the sweep stopped before its tables and metadata."""
+    runs = ", ".join(sorted(frame["run_id"].dropna().astype(str).unique()))
+    return [
+        f"**Unfinished run** ({runs}): {len(frame)} rows ({status_counts(frame)}), {backends} backends, "
+        f"read from `{JOURNAL}`. The sweep stopped before it wrote `{TABLE}` and `{METADATA}`, so nothing "
+        "below comes from the run's metadata (no machine description, peaks or versions). The rows name "
+        f"their machine: {', '.join(machines) or '?'}. `convbench run CONFIG --out DIR --resume` on that "
+        "machine runs the rest and writes both.",
+        "",
+    ]
+
+
 def write_report(results_dir: str | Path) -> Path:
     """Write ``report.md`` (and redraw the plots) in ``results_dir``; returns the report's path."""
     results_dir = Path(results_dir)
@@ -293,16 +311,22 @@ def write_report(results_dir: str | Path) -> Path:
         lines += [description, ""]
     for source in meta.get("merged_from", []):
         lines.append(f"- merged from `{source['dir']}`: run {source['run_id']} on {', '.join(source['machines'])}")
-    lines += [
-        f"Run {meta.get('run_id', 'merged')}: {len(frame)} rows ({status_counts(frame)}), "
-        f"{frame.loc[ok, 'backend'].nunique()} backends. Table: `results.parquet`; metadata: `metadata.json`.",
-        "",
-    ]
     machines = sorted(frame["machine"].dropna().unique()) if "machine" in frame else []
+    backends = frame.loc[ok, "backend"].nunique()
+    if (results_dir / TABLE).exists():
+        lines += [
+            f"Run {meta.get('run_id', 'merged')}: {len(frame)} rows ({status_counts(frame)}), "
+            f"{backends} backends. Table: `{TABLE}`; metadata: `{METADATA}`.",
+            "",
+        ]
+        if meta.get("interrupted"):
+            lines += [_interrupted_note(meta), ""]
+    else:
+        lines += _unfinished_lines(frame, backends, machines)
     if len(machines) > 1:
         lines += _machines_sections(frame, meta, machines, results_dir, name)
     else:
-        lines += _machine_section(meta)
+        lines += _machine_section(meta) if meta else []
         lines += _analysis_sections(frame, results_dir, name, results_dir)
     failed = frame[~ok]
     if not failed.empty:

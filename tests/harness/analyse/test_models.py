@@ -152,3 +152,16 @@ def test_linear_size_of_1d_signals_is_their_length():
 def test_tables_from_before_fft_blocks_ask_the_transform_plan():
     frame = synthetic_run([256], [7, 31], laws={"fftw-oa": ("fft", lambda p: fft_law(p, "fftw-oa"))})
     assert row_work(frame.drop(columns="fft_blocks")) == pytest.approx(row_work(frame))
+
+
+def test_a_crossover_out_of_range_names_the_kernel_sizes_it_was_looked_for_over():
+    """A sweep cut short at 15 must not read as 'direct wins at every kernel size'."""
+    import numpy as np
+
+    from harness.analyse.crossovers import _crossing
+
+    n = np.array([3.0, 5.0, 9.0, 15.0])
+    assert _crossing(n, np.array([9.0, 4.0, 2.0, 1.5]))["note"].endswith("at every kernel size measured (3-15)")
+    fft_wins = _crossing(n, np.array([0.9, 0.5, 0.4, 0.2]))["note"]
+    assert fft_wins == "none in range: FFT wins at every kernel size measured (3-15)"
+    assert _crossing(n, np.array([2.0, 0.5, 0.4, 0.2]))["note"] == ""

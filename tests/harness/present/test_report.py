@@ -1,8 +1,10 @@
+import json
+
 import pandas as pd
 
 from harness.cli import main
 from harness.present.report import markdown_table, write_report
-from harness.schema import REPORT
+from harness.schema import REPORT, SCHEMA_VERSION
 from tests.harness.synthetic import direct_law, fft_law, synthetic_run
 
 
@@ -53,3 +55,23 @@ def test_cli_report(tmp_path, capsys):
     synthetic_run([64, 128], [3, 31]).to_parquet(tmp_path / "results.parquet")
     assert main(["report", str(tmp_path)]) == 0
     assert (tmp_path / "report.md").exists() and "report.md" in capsys.readouterr().out
+
+
+def test_a_journal_alone_is_reported_as_an_unfinished_run(tmp_path):
+    """No table or metadata: the report says the sweep stopped, and claims neither file."""
+    rows = synthetic_run([64, 128], [3, 31]).assign(run_id="r7", machine="x86-64-16c-abc")
+    with open(tmp_path / "journal.jsonl", "w") as journal:
+        journal.write(json.dumps({"convbench_journal": {"schema_version": 4}}) + "\n")
+        for row in rows.to_dict("records"):
+            journal.write(json.dumps(row, default=str) + "\n")
+    text = write_report(tmp_path).read_text()
+    assert "**Unfinished run** (r7)" in text and "x86-64-16c-abc" in text and "--resume" in text
+    assert "Table: `results.parquet`" not in text and "## Machine" not in text and "## Crossover" in text
+
+
+def test_an_interrupted_run_says_not_every_case_ran(tmp_path):
+    synthetic_run([64, 128], [3, 31]).to_parquet(tmp_path / "results.parquet")
+    meta = {"run_id": "r1", "schema_version": SCHEMA_VERSION, "interrupted": True, "terminated": True}
+    (tmp_path / "metadata.json").write_text(json.dumps(meta))
+    text = write_report(tmp_path).read_text()
+    assert "**Not every case ran:** a SIGTERM ended it" in text
