@@ -13,6 +13,9 @@ shapes, each with the input staged in shared memory and, for kernels of up to
 16 rows, read through L1 instead. The search is the ``plan`` setup stage and
 the choice, with every launch's time, is in the row's ``reason``.
 
+CNN layers (every pass) run the kernels of ``_cuda_layers``: the channel sum
+of valid correlations (forward, backward-data) and the weight gradient.
+
 Under ``NUMBA_ENABLE_CUDASIM=1`` the kernels run in Numba's simulator: right
 answers, meaningless times. The backend then reports itself unavailable to
 sweeps, and the test suite prepares it directly to check correctness.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import check_inputs
-from ._gpu import GpuBackendBase, GpuPreparedBase, host_weights, simulator_active
+from ._gpu import GpuBackendBase, GpuPreparedBase, host_copy, host_weights, simulator_active
 from ._optional import optional_import
 from ._problem import Problem
 
@@ -77,6 +80,53 @@ class _NumbaCudaPrepared(GpuPreparedBase):
         return self._out.copy_to_host()
 
 
+class _NumbaCudaLayer(GpuPreparedBase):
+    """One pass of a CNN layer (:mod:`kernels._cuda_layers`): padded inputs uploaded in ``prepare``, a call one launch.
+
+    As for one image, the zero padding (of the images, or of the output
+    gradients for backward-data) and the filters' flip and transpose are done
+    once on the host; the timed call is the launch on device-resident arrays.
+    """
+
+    def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray):
+        super().__init__()
+        from ._cuda_layers import bind_channel_sum, bind_weight_gradient
+        from ._layer_direct import check_layer_inputs
+        from ._layers import data_gradient_filters, data_gradient_padding, oriented, output_shape, pad_images
+
+        self.problem = problem
+        first, second = check_layer_inputs(problem, first, second)
+        dtype, kind = problem.np_dtype, problem.pass_
+        if kind == "backward-data":
+            (top, left), size = data_gradient_padding(problem)
+            padded = np.zeros((*first.shape[:2], *size), dtype)
+            padded[:, :, top : top + first.shape[2], left : left + first.shape[3]] = first
+            other = data_gradient_filters(problem, second)
+        else:
+            padded = pad_images(problem, first)
+            other = second if kind == "backward-weights" else oriented(problem, second)
+        with self.stage("upload"):
+            self._x = cuda.to_device(padded)
+            self._other = cuda.to_device(host_copy(other))
+            self._out = cuda.device_array(output_shape(problem), dtype)
+            cuda.synchronize()
+        bind = bind_weight_gradient if kind == "backward-weights" else bind_channel_sum
+        self._run = bind(self._x, self._other, self._out, problem.dtype)
+        self._flip_back = oriented if kind == "backward-weights" else None
+        self.finish_prepare("compile")
+
+    def __call__(self) -> None:
+        self._run()
+
+    def sync(self) -> None:
+        cuda.synchronize()
+
+    def result(self) -> np.ndarray:
+        out = self._out.copy_to_host()
+        # A conv layer's weight gradient, computed for the flipped filters, flipped back.
+        return np.ascontiguousarray(self._flip_back(self.problem, out)) if self._flip_back else out
+
+
 class NumbaCudaBackend(GpuBackendBase):
     """Direct loops as Numba CUDA kernels: register-blocked strips, kernel chunks staged in shared memory."""
 
@@ -85,6 +135,7 @@ class NumbaCudaBackend(GpuBackendBase):
     requires = ("numba.cuda",)
     OPTIONS = {"tune": (True, False)}
     tune = True
+    takes_layers = True  # layers run the kernels of _cuda_layers
 
     _first_compile: str | None = None  # '' once a tiny case compiled and ran; else why it did not
 
@@ -105,7 +156,9 @@ class NumbaCudaBackend(GpuBackendBase):
                 NumbaCudaBackend._first_compile = f"first compile failed: {type(exc).__name__}: {exc}"
         return not NumbaCudaBackend._first_compile, NumbaCudaBackend._first_compile
 
-    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _NumbaCudaPrepared:
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> GpuPreparedBase:
+        if problem.is_layer:
+            return _NumbaCudaLayer(problem, image, kernel)
         from ._cuda_direct import DEFAULT, candidate_launches
 
         # The simulator's timings mean nothing: it runs the default launch without a search.

@@ -194,3 +194,32 @@ def test_cudnn_peer_runs_in_its_best_configuration_and_says_so():
     assert backend.options() == {"allow_tf32": False, "benchmark": True}
     row = new_row(Case(Problem("corr", "same", (8, 8), (3, 3), "float32")), backend, "r")
     assert row["options"] == "allow_tf32=False, benchmark=True"
+
+
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
+@pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full")])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numba_cuda_layers_match_the_reference(pass_, op, mode, dtype):
+    from kernels._layers import layer_inputs, reference_layer
+
+    # Odd sizes: blocks overhang every edge; an even kernel side; more taps than one weight-gradient block takes.
+    problem = Problem(op, mode, (9, 7), (5, 4), dtype, 1, 2, 3, 2, pass_)
+    first, second = layer_inputs(problem, seed=4)
+    prepared = get_backend("numba-cuda").prepare(problem, first, second)
+    prepared()
+    got, expected = prepared.result(), reference_layer(problem, first, second)
+    assert got.shape == expected.shape and got.dtype == np.dtype(dtype)
+    terms = problem.in_channels * 20 if pass_ != "backward-weights" else problem.batch * problem.outputs
+    assert np.abs(got - expected).max() <= terms * np.finfo(dtype).eps * 4
+    assert {"upload", "compile", "download"} <= set(prepared.setup_seconds)
+
+
+def test_numba_cuda_layer_kernels_taller_than_a_chunk_sum_every_row():
+    """A 17-row kernel is two chunks of 9 rows; the last chunk's extra row must weigh nothing."""
+    from kernels._layers import layer_inputs, reference_layer
+
+    problem = Problem("corr", "valid", (19, 6), (17, 2), "float64", 1, 1, 2, 2, "forward")
+    first, second = layer_inputs(problem, seed=5)
+    prepared = get_backend("numba-cuda").prepare(problem, first, second)
+    prepared()
+    np.testing.assert_allclose(prepared.result(), reference_layer(problem, first, second), atol=1e-12)
