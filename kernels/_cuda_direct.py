@@ -36,6 +36,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._cuda_source import jit_source, store_lines, strip_lines
+
 
 class Launch(NamedTuple):
     """How a 2-D case is launched: where the strips read their input, and the block.
@@ -102,7 +104,6 @@ def shared_bytes(geometry: dict, itemsize: int) -> int:
 def kernel_source(rows: int, kch: int, kcw: int, tile_h: int, tile_w: int) -> str:
     """Source of ``corr(x, w, out, zero)`` for this geometry (``DT`` and ``cuda`` come from the namespace)."""
     halo_h, halo_w = tile_h * rows + kch - 1, tile_w + kcw - 1
-    window = rows + kch - 1
     lines = [
         "def corr(x, w, out, zero):",
         f"    tile = cuda.shared.array(({halo_h}, {halo_w}), DT)",
@@ -142,30 +143,21 @@ def kernel_source(rows: int, kch: int, kcw: int, tile_h: int, tile_w: int) -> st
         f"            for b in range({kcw}):",
         "                c = tx + b",
     ]
-    lines += [f"                v{t} = tile[base + {t}, c]" for t in range(window)]
-    for a in range(kch):
-        lines.append(f"                wt = wts[{a}, b]")
-        lines += [f"                acc{r} += wt * v{r + a}" for r in range(rows)]
+    lines += strip_lines(rows, kch, 16, lambda t: f"tile[base + {t}, c]", lambda a: f"wts[{a}, b]")
     lines += [
         "            cuda.syncthreads()",
         "    j = col0 + tx",
-        "    if j < out.shape[1]:",
-        "        i = row0 + base",
+        "    i = row0 + base",
+        "    oh = out.shape[0]",
+        "    ow = out.shape[1]",
     ]
-    for r in range(rows):
-        lines += [f"        if i + {r} < out.shape[0]:", f"            out[i + {r}, j] = acc{r}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + store_lines(rows, lambda r: f"out[i + {r}, j]")) + "\n"
 
 
 @functools.cache
 def compiled(rows: int, kch: int, kcw: int, tile_h: int, tile_w: int, dtype: str):
     """The jitted kernel for this geometry and dtype (compiled on first launch, kept per process)."""
-    import numba
-    from numba import cuda
-
-    namespace = {"cuda": cuda, "DT": numba.from_dtype(np.dtype(dtype))}
-    exec(compile(kernel_source(rows, kch, kcw, tile_h, tile_w), f"<numba-cuda {kch}x{kcw}>", "exec"), namespace)
-    return cuda.jit(namespace["corr"])
+    return jit_source(kernel_source(rows, kch, kcw, tile_h, tile_w), "corr", f"{kch}x{kcw}", dtype)
 
 
 def bind(x, w, out, dtype: str, launch: Launch = DEFAULT):
@@ -207,25 +199,14 @@ def cached_source(rows: int, kh: int, tile_h: int, tile_w: int) -> str:
     lines += [f"    o{t} = min(i + {t}, last) * xw + jc" for t in range(window)]
     lines += [f"    acc{r} = zero" for r in range(rows)]
     lines += ["    for b in range(kw):"]
-    lines += [f"        v{t} = xf[o{t} + b]" for t in range(window)]
-    for a in range(kh):
-        lines.append(f"        wt = wf[{a} * kw + b]")
-        lines += [f"        acc{r} += wt * v{r + a}" for r in range(rows)]
-    lines += ["    if j < ow:"]
-    for r in range(rows):
-        lines += [f"        if i + {r} < oh:", f"            out[i + {r}, j] = acc{r}"]
-    return "\n".join(lines) + "\n"
+    lines += strip_lines(rows, kh, 8, lambda t: f"xf[o{t} + b]", lambda a: f"wf[{a} * kw + b]")
+    return "\n".join(lines + store_lines(rows, lambda r: f"out[i + {r}, j]")) + "\n"
 
 
 @functools.cache
 def compiled_cached(rows: int, kh: int, tile_h: int, tile_w: int, dtype: str):
     """The jitted :func:`cached_source` kernel for this geometry and dtype."""
-    import numba
-    from numba import cuda
-
-    namespace = {"cuda": cuda, "DT": numba.from_dtype(np.dtype(dtype))}
-    exec(compile(cached_source(rows, kh, tile_h, tile_w), f"<numba-cuda cached {kh}>", "exec"), namespace)
-    return cuda.jit(namespace["corr"])
+    return jit_source(cached_source(rows, kh, tile_h, tile_w), "corr", f"cached {kh}", dtype)
 
 
 def bind_cached(x, w, out, dtype: str, block: tuple[int, int, int] = DEFAULT.block):
@@ -262,22 +243,7 @@ def candidate_launches(out_shape, kernel_shape, itemsize: int) -> list[Launch]:
 def fastest_launch(launches, seconds_of) -> tuple[Launch, dict]:
     """The launch of ``launches`` with the least ``seconds_of(launch)``, and every launch's seconds.
 
-    ``seconds_of`` times one launch on the case's own arrays (see :func:`time_launch`).
+    ``seconds_of`` times one launch on the case's own arrays (see :func:`kernels._gpu.time_launch`).
     """
     seconds = {launch: seconds_of(launch) for launch in launches}
     return min(seconds, key=seconds.get), seconds
-
-
-def time_launch(launch, repeats: int = 3) -> float:
-    """Seconds of one launch of ``launch`` (already compiled): the least of ``repeats`` CUDA-event timings."""
-    from numba import cuda
-
-    best = float("inf")
-    for _ in range(repeats):
-        start, end = cuda.event(), cuda.event()
-        start.record()
-        launch()
-        end.record()
-        end.synchronize()
-        best = min(best, start.elapsed_time(end) / 1e3)
-    return best

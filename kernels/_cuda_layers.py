@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from ._cuda_direct import chunk_length
+from ._cuda_source import jit_source, store_lines, strip_lines
 
 # Channel-sum kernel: 4 x 32 threads, 8 output rows each (the shape that won most single-image cases on an H200).
 TILE_H, TILE_W, ROWS = 4, 32, 8
@@ -72,15 +73,10 @@ def channel_sum_source(rows: int, kch: int, tile_h: int, tile_w: int) -> str:
     # Rows past the image (the last blocks' overhang) read its last row: their outputs are never stored.
     lines += [f"            o{t} = (image + min(i + a0 + {t}, ph - 1)) * pw + jc" for t in range(window)]
     lines += ["            for bb in range(kw):"]
-    lines += [f"                v{t} = xf[o{t} + bb]" for t in range(window)]
-    for a in range(kch):
-        # The last chunk may run past the kernel (an even split): its extra rows weigh zero.
-        lines.append(f"                wt = wf[(taps + a0 + {a}) * kw + bb] if a0 + {a} < kh else zero")
-        lines += [f"                acc{r} += wt * v{r + a}" for r in range(rows)]
-    lines += ["    if j < ow:"]
-    for r in range(rows):
-        lines += [f"        if i + {r} < oh:", f"            out[b, k, i + {r}, j] = acc{r}"]
-    return "\n".join(lines) + "\n"
+    # The last chunk may run past the kernel (an even split): its extra rows weigh zero.
+    weight = "wf[(taps + a0 + {a}) * kw + bb] if a0 + {a} < kh else zero"
+    lines += strip_lines(rows, kch, 16, lambda t: f"xf[o{t} + bb]", lambda a: weight.format(a=a))
+    return "\n".join(lines + store_lines(rows, lambda r: f"out[b, k, i + {r}, j]")) + "\n"
 
 
 def weight_gradient_source(taps: int, threads: int) -> str:
@@ -143,25 +139,16 @@ def weight_gradient_source(taps: int, threads: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _jit(source: str, name: str, label: str, dtype: str):
-    import numba
-    from numba import cuda
-
-    namespace = {"cuda": cuda, "DT": numba.from_dtype(np.dtype(dtype))}
-    exec(compile(source, f"<numba-cuda layer {label}>", "exec"), namespace)
-    return cuda.jit(namespace[name])
-
-
 @functools.cache
 def compiled_channel_sum(rows: int, kch: int, tile_h: int, tile_w: int, dtype: str):
     """The jitted :func:`channel_sum_source` kernel (compiled on first launch, kept per process)."""
-    return _jit(channel_sum_source(rows, kch, tile_h, tile_w), "corr", f"sum {kch}", dtype)
+    return jit_source(channel_sum_source(rows, kch, tile_h, tile_w), "corr", f"layer sum {kch}", dtype)
 
 
 @functools.cache
 def compiled_weight_gradient(taps: int, threads: int, dtype: str):
     """The jitted :func:`weight_gradient_source` kernel."""
-    return _jit(weight_gradient_source(taps, threads), "grad", f"weights {taps}", dtype)
+    return jit_source(weight_gradient_source(taps, threads), "grad", f"layer weights {taps}", dtype)
 
 
 def bind_channel_sum(x, w, out, dtype: str, block: tuple[int, int, int] = (TILE_H, TILE_W, ROWS)):

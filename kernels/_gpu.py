@@ -68,3 +68,18 @@ class GpuBackendBase(BackendBase):
     def gpu_count(self) -> int:
         """CUDA devices the backend's library sees (raises when the driver is unusable)."""
         raise NotImplementedError
+
+
+def time_launch(launch, repeats: int = 3) -> float:
+    """Seconds of one call of ``launch`` (warmed up already): the least of ``repeats`` CUDA-event timings."""
+    from numba import cuda
+
+    best = float("inf")
+    for _ in range(repeats):
+        start, end = cuda.event(), cuda.event()
+        start.record()
+        launch()
+        end.record()
+        end.synchronize()
+        best = min(best, start.elapsed_time(end) / 1e3)
+    return best

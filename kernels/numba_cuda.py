@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import check_inputs
-from ._gpu import GpuBackendBase, GpuPreparedBase, host_copy, host_weights, simulator_active
+from ._gpu import GpuBackendBase, GpuPreparedBase, host_copy, host_weights, simulator_active, time_launch
 from ._optional import optional_import
 from ._problem import Problem
 
@@ -57,7 +57,7 @@ class _NumbaCudaPrepared(GpuPreparedBase):
 
     def _fastest(self, launches):
         """Compile and time each launch on this case's arrays; keep the fastest, say so in ``notes``."""
-        from ._cuda_direct import bind, fastest_launch, time_launch
+        from ._cuda_direct import bind, fastest_launch
 
         def seconds_of(launch):
             run = bind(self._x, self._w, self._out, self.problem.dtype, launch)

@@ -10,7 +10,7 @@ of numbers when no real GPU is in use.
 
 from __future__ import annotations
 
-from kernels._gpu import SIMULATOR_REASON, simulator_active
+from kernels._gpu import SIMULATOR_REASON, simulator_active, time_launch
 
 COPY_BYTES = 512 * 2**20
 FMA_ITERATIONS = 1024
@@ -117,15 +117,7 @@ def measure_gpu_peaks() -> dict:
     def best_ms(launch, repeats=5):
         launch()
         cuda.synchronize()
-        best = float("inf")
-        for _ in range(repeats):
-            start, end = cuda.event(), cuda.event()
-            start.record()
-            launch()
-            end.record()
-            end.synchronize()
-            best = min(best, cuda.event_elapsed_time(start, end))
-        return best
+        return 1e3 * time_launch(launch, repeats)
 
     from numba import float32, float64
 

@@ -35,6 +35,20 @@ def _config(tmp_path, backends, sizes, **timing):
     return path
 
 
+def _sweep_with_four_journal_lines(config, out, **popen) -> subprocess.Popen:
+    """``convbench run config --out out`` started, returned once its journal has four lines (or after 120 s)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", str(config), "--out", str(out)], stdout=subprocess.DEVNULL, **popen
+    )
+    journal = out / "journal.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.05)
+    return proc
+
+
 def test_installed_plugin_is_listed_and_swept(plugin_site, tmp_path):
     env = plugin_env(plugin_site)
     listing = subprocess.run([sys.executable, "-m", "harness", "backends"], env=env, capture_output=True, text=True)
@@ -91,18 +105,8 @@ def test_hanging_backend_is_stopped_at_the_hard_limit(with_plugin, tmp_path, mon
 def test_sigkill_then_resume_gives_exactly_the_uninterrupted_rows(tmp_path):
     config = _config(tmp_path, ["numba-cpu", "numpy-fft"], [8, 12, 16, 20, 24, 28, 32, 36], min_sample_seconds=0.05)
     out = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", str(config), "--out", str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = _sweep_with_four_journal_lines(config, out, stderr=subprocess.DEVNULL, start_new_session=True)
     journal = out / "journal.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if journal.exists() and len(journal.read_text().splitlines()) >= 4:
-            break
-        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker, mid-way
     proc.wait()
     partial = read_journal(journal)
@@ -190,18 +194,8 @@ def test_sigterm_writes_the_tables_of_the_finished_cases(tmp_path):
 
     config = _config(tmp_path, ["numba-cpu", "numpy-fft"], [8, 12, 16, 20, 24, 28, 32, 36], min_sample_seconds=0.05)
     out = tmp_path / "terminated"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", str(config), "--out", str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _sweep_with_four_journal_lines(config, out, stderr=subprocess.PIPE, text=True)
     journal = out / "journal.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if journal.exists() and len(journal.read_text().splitlines()) >= 4:
-            break
-        time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)  # the sweep only, as timeout sends it
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr  # interrupted, as after Ctrl-C
