@@ -134,7 +134,7 @@ class GemmLayer(LayerPrepared):
             else:
                 self._cols = np.empty((b, c * taps, pixels), dtype)
             self._out = np.empty(output_shape(problem) if problem.pass_ != "backward-weights" else (k, c * taps), dtype)
-            self._matrix = np.empty((k, c * taps), dtype)
+            self._matrix = np.empty((k, c * taps), dtype) if problem.op == "conv" else None
         self.notes = limit_blas(problem.threads)
         with self.stage("compile"):
             self._run()
@@ -147,11 +147,9 @@ class GemmLayer(LayerPrepared):
             if not self._pointwise:
                 pad_into(self.first, self._padded, top, left)
                 unfold(self._padded, self._cols, kh, kw)
-            self._matrix[...] = oriented(problem, self.second).reshape(k, -1)
-            np.matmul(self._matrix, self._cols, out=self._out.reshape(b, k, -1))
+            np.matmul(self._filter_matrix(), self._cols, out=self._out.reshape(b, k, -1))
         elif kind == "backward-data":
-            self._matrix[...] = oriented(problem, self.second).reshape(k, -1)
-            np.matmul(self._matrix.T, self._output_grads(), out=self._cols)
+            np.matmul(self._filter_matrix().T, self._output_grads(), out=self._cols)
             if not self._pointwise:
                 fold(self._cols, self._padded, kh, kw)
         else:
@@ -162,6 +160,17 @@ class GemmLayer(LayerPrepared):
             np.matmul(grads[0], self._cols[0].T, out=self._out)
             for image in range(1, b):
                 self._out += grads[image] @ self._cols[image].T
+
+    def _filter_matrix(self) -> np.ndarray:
+        """The filters as a K x (C kh kw) matrix: a view for ``corr``; flipped into a buffer for ``conv``.
+
+        The copy cost 1 ms a call on ResNet-50's 512-channel layer (9.4 MB of
+        weights), a fifth of its matrix product, when ``corr`` needs none.
+        """
+        if self.problem.op == "corr":
+            return self.second.reshape(self.problem.out_channels, -1)
+        self._matrix[...] = oriented(self.problem, self.second).reshape(self.problem.out_channels, -1)
+        return self._matrix
 
     def _output_grads(self) -> np.ndarray:
         """The output gradients of backward-data as (B, K, oh ow) matrices."""
