@@ -128,7 +128,7 @@ class _NumbaCudaLayer(GpuPreparedBase):
 
 
 class NumbaCudaBackend(GpuBackendBase):
-    """Direct loops as Numba CUDA kernels: register-blocked strips, kernel chunks staged in shared memory."""
+    """Direct loops as Numba CUDA kernels: register-blocked strips fed from shared memory or L1; CNN layers too."""
 
     name = "numba-cuda"
     method = "direct"
