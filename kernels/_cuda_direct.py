@@ -168,9 +168,9 @@ def bind(x, w, out, dtype: str, launch: Launch = DEFAULT):
     kernel = compiled(
         geometry["rows"], geometry["kch"], geometry["kcw"], geometry["tile_h"], geometry["tile_w"], dtype
     )
-    launch = kernel[geometry["grid"], (geometry["tile_w"], geometry["tile_h"])]
+    configured = kernel[geometry["grid"], (geometry["tile_w"], geometry["tile_h"])]
     zero = np.dtype(dtype).type(0)
-    return functools.partial(launch, x, w, out, zero)
+    return functools.partial(configured, x, w, out, zero)
 
 
 def cached_source(rows: int, kh: int, tile_h: int, tile_w: int) -> str:
