@@ -45,6 +45,10 @@ def seconds_per_launch(launch, loops: int = 20, samples: int = 5) -> float:
 
 
 def main() -> None:
+    for name in ("numba-cuda", "torch-cudnn"):
+        ok, reason = get_backend(name).available()
+        if not ok:
+            raise SystemExit(f"{name} cannot run here: {reason}")
     copy = measure_gpu_peaks()["copy_gbytes_s"]
     print(f"copy kernel {copy:.0f} GB/s; times in ms\n image  k  cudnn  " + "  ".join(t.label() for t in TIMED)
           + "  search's pick  best/cudnn  best bw")
