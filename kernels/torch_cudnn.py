@@ -1,4 +1,4 @@
-"""``torch-cudnn``: cuDNN through ``torch.nn.functional.conv2d``, one channel, the GPU direct peer (``cuda`` extra).
+"""``torch-cudnn``: cuDNN through ``torch.nn.functional.conv2d``, the GPU direct peer (``cuda`` extra).
 
 A peer runs as its own users would run it: ``torch.backends.cudnn.benchmark``
 on (cuDNN times its algorithms for the shape and keeps the fastest) and TF32
@@ -7,7 +7,9 @@ the inputs to 10 mantissa bits). Both are options recorded in every row. The
 zero-padded image (as ``numba-cuda`` gets it) and the weights are uploaded in
 ``prepare``, where the first call also lets cuDNN choose its algorithm; the
 timed call is one ``conv2d`` on device-resident tensors (``conv2d`` correlates;
-``conv`` passes the flipped kernel).
+``conv`` passes the flipped kernel). Layers run every pass through
+:class:`kernels._torch_layers.TorchLayerPass` on the GPU, as ``torch-cpu``
+runs them on the host, in the same configuration.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ import numpy as np
 
 from ._base import check_inputs
 from ._gpu import GpuBackendBase, GpuPreparedBase, host_weights
-from ._optional import optional_import
 from ._problem import Problem
+from ._torch_layers import TorchLayerPass, torch
 
-torch = optional_import("torch")
+
+def _configure(benchmark: bool, allow_tf32: bool) -> None:
+    torch.backends.cudnn.benchmark = benchmark
+    torch.backends.cudnn.allow_tf32 = allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = allow_tf32
 
 
 class _TorchCudnnPrepared(GpuPreparedBase):
@@ -27,9 +33,7 @@ class _TorchCudnnPrepared(GpuPreparedBase):
         super().__init__()
         self.problem = problem
         image, kernel = check_inputs(problem, image, kernel)
-        torch.backends.cudnn.benchmark = benchmark
-        torch.backends.cudnn.allow_tf32 = allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+        _configure(benchmark, allow_tf32)
         with self.stage("upload"):
             self._x = torch.from_numpy(problem.pad(image))[None, None].cuda()
             self._w = torch.from_numpy(host_weights(problem, kernel))[None, None].cuda()
@@ -47,6 +51,13 @@ class _TorchCudnnPrepared(GpuPreparedBase):
         return self._out[0, 0].cpu().numpy().astype(self.problem.np_dtype, copy=False)
 
 
+class _TorchCudnnLayer(TorchLayerPass, GpuPreparedBase):
+    """A layer pass on the GPU; cuDNN's algorithm search runs in the first call, in ``prepare``."""
+
+    def sync(self) -> None:
+        torch.cuda.synchronize()
+
+
 class TorchCudnnBackend(GpuBackendBase):
     """cuDNN via PyTorch's ``conv2d``, in its best configuration: algorithm search on, TF32 off."""
 
@@ -57,6 +68,7 @@ class TorchCudnnBackend(GpuBackendBase):
     OPTIONS = {"benchmark": (True, False), "allow_tf32": (False, True)}
     benchmark = True
     allow_tf32 = False
+    takes_layers = True
 
     def gpu_count(self) -> int:
         if not torch.backends.cudnn.is_available():
@@ -68,8 +80,13 @@ class TorchCudnnBackend(GpuBackendBase):
             return {}
         return {"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), **self.options()}
 
-    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _TorchCudnnPrepared:
-        return _TorchCudnnPrepared(problem, image, kernel, self.benchmark, self.allow_tf32)
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> GpuPreparedBase:
+        if not problem.is_layer:
+            return _TorchCudnnPrepared(problem, image, kernel, self.benchmark, self.allow_tf32)
+        _configure(self.benchmark, self.allow_tf32)
+        prepared = _TorchCudnnLayer(problem, image, kernel, "cuda")
+        prepared.finish_prepare("plan")
+        return prepared
 
 
 BACKEND = TorchCudnnBackend()

@@ -35,6 +35,7 @@ PEERS = {
     "scipy-direct": "scipy",
     "scipy-fft": "scipy",
     "onnxruntime": "onnxruntime",
+    "torch-cpu": "torch",
 }
 
 

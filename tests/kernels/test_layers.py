@@ -188,6 +188,57 @@ def test_onnxruntime_peer_computes_forward_layers(op, mode):
     assert not backend.supports(Problem(op, mode, (11, 9), (3, 4), "float64", 2, 2, 3, 5))[0]
 
 
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
+@pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full"), ("conv", "same")])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torch_peer_computes_every_pass(pass_, op, mode, dtype):
+    pytest.importorskip("torch", reason="PyTorch, installed by hand")
+    from kernels import get_backend
+
+    # A 3 x 4 kernel: `same` pads unevenly, which conv2d cannot do by itself.
+    problem = Problem(op, mode, (11, 9), (3, 4), dtype, 2, 2, 3, 5, pass_)
+    first, second = layer_inputs(problem, seed=6)
+    prepared = get_backend("torch-cpu").prepare(problem, first, second)
+    prepared()
+    expected = reference_layer(problem, first, second)
+    got = prepared.result()
+    assert got.shape == expected.shape and got.dtype == np.dtype(dtype)
+    assert np.abs(got - expected).max() <= {"float32": 1e-5, "float64": 1e-12}[dtype]
+    assert "torch" in prepared.notes and "plan" in prepared.setup_seconds
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    op=st.sampled_from(["corr", "conv"]),
+    mode=st.sampled_from(["full", "same", "valid"]),
+    image=st.tuples(st.integers(3, 9), st.integers(3, 9)),
+    kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    channels=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
+    seed=st.integers(0, 1000),
+)
+def test_backward_passes_equal_autograd_of_the_forward_pass(op, mode, image, kernel, channels, seed):
+    torch = pytest.importorskip("torch", reason="PyTorch, installed by hand")
+    from kernels import get_backend
+
+    # Autograd differentiates PyTorch's own forward pass (padding and flips as tensor operations), independently
+    # of the reference's backward formulas; the torch-cpu peer's backward passes must agree with both.
+    problem = Problem(op, mode, image, kernel, "float64", 1, *channels)
+    x, w = layer_inputs(problem, seed)
+    dy = np.random.default_rng(seed + 1).uniform(-1, 1, output_shape(problem))
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    (top, left), (ph, pw), (h, wd) = problem.pad_before, problem.padded_shape, problem.image_shape
+    padded = torch.nn.functional.pad(tx, (left, pw - wd - left, top, ph - h - top))
+    y = torch.nn.functional.conv2d(padded, tw if op == "corr" else tw.flip(2, 3))
+    np.testing.assert_allclose(y.detach().numpy(), reference_layer(problem, x, w), atol=1e-12)
+    dx, dw = torch.autograd.grad(y, (tx, tw), torch.tensor(dy))
+    for pass_, inputs, expected in (("backward-data", (dy, w), dx), ("backward-weights", (x, dy), dw)):
+        backward = Problem(op, mode, image, kernel, "float64", 1, *channels, pass_)
+        np.testing.assert_allclose(reference_layer(backward, *inputs), expected.numpy(), atol=1e-12)
+        peer = get_backend("torch-cpu").prepare(backward, *inputs)
+        peer()
+        np.testing.assert_allclose(peer.result(), expected.numpy(), atol=1e-12)
+
+
 def _fft_tolerance(problem, fft, dtype) -> float:
     """An FFT's rounding: eps x log2 of the transform size x the terms summed per output (inputs in [-1, 1))."""
     terms = problem.in_channels * 12 if problem.pass_ != "backward-weights" else problem.batch * problem.outputs
