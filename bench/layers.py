@@ -13,7 +13,9 @@ script prints:
      geometric mean >= 1.2x);
   2. Winograd F(4x4, 3x3) against our direct layer (goal >= 1.5x where C, K >= 64);
   3. im2col + GEMM against its matrix product alone (goal: the unfold adds <= 30 %);
-  4. each backward pass against the same algorithm's forward pass (goal within 1.3x).
+  4. each backward pass against the same algorithm's forward pass (goal within 1.3x);
+  5. where PyTorch is installed (a CPU build, by hand): every pass against PyTorch's
+     (`torch-cpu`, oneDNN), the fastest of ours per pass.
 
 ONNX Runtime is the `onnxruntime` backend (kernels/ort_conv.py): graph
 optimisations on (its default), the weights as an initializer (so it may
@@ -41,6 +43,7 @@ from kernels._winograd import WinogradLayer
 
 RESNET50_3X3 = ((64, 56), (128, 28), (256, 14), (512, 7))
 ONNX = get_backend("onnxruntime")  # kernels/ort_conv.py: its configuration is described there
+TORCH = get_backend("torch-cpu")  # kernels/torch_cpu.py: PyTorch's defaults (oneDNN), every pass
 SAMPLES, MIN_SAMPLE_SECONDS = 7, 0.05
 
 
@@ -82,9 +85,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     args = parser.parse_args()
     onnx_ok, onnx_missing = ONNX.available()
+    torch_ok, torch_missing = TORCH.available()
     print(f"BLAS for our matrix products: {limit_blas(args.threads)}; threads {args.threads}")
     if not onnx_ok:
         print(f"ONNX Runtime unavailable ({onnx_missing}): goal 1 is not measured")
+    if not torch_ok:
+        print(f"PyTorch unavailable ({torch_missing}): the comparison with it (5) is left out")
     rows = []
     for batch in args.batches:
         for channels, size in RESNET50_3X3:
@@ -105,12 +111,16 @@ def main() -> None:
                     cases["matmul"] = BareMatmul(cases["gemm"])
                     if onnx_ok:
                         cases["onnxruntime"] = ONNX.prepare(problem, first, second)
+                if torch_ok:
+                    cases["torch-cpu"] = TORCH.prepare(problem, first, second)
                 for case in cases.values():
                     case()
                 check(problem, cases, cases["direct"].result())
                 times.update({(pass_, name): t for name, t in medians(cases).items()})
             rows.append((batch, channels, size, times))
     _report(rows, not onnx_ok)
+    if torch_ok:
+        _report_torch(rows)
 
 
 def _layer(batch: int, channels: int, size: int) -> str:
@@ -154,6 +164,24 @@ def _report(rows, no_onnx: bool) -> None:
                 if (pass_, name) in t:
                     parts.append(f"{name} {pass_} {t[(pass_, name)] / t[('forward', name)]:.2f}")
         print(f"  {_layer(batch, channels, size)}  " + ", ".join(parts))
+
+
+
+def _report_torch(rows) -> None:
+    ours = ("direct", "gemm", "fftw", "winograd-2", "winograd-4")
+    print("\n5. every pass: PyTorch's time over the fastest of ours (above 1: ours is faster; filters per call)")
+    ratios = {}
+    for batch, channels, size, t in rows:
+        parts = []
+        for pass_ in ("forward", "backward-data", "backward-weights"):
+            best = min(ours, key=lambda name: t[(pass_, name)])
+            ratio = t[(pass_, "torch-cpu")] / t[(pass_, best)]
+            ratios.setdefault(pass_, []).append(ratio)
+            parts.append(f"{pass_} torch {t[(pass_, 'torch-cpu')] * 1e3:.2f} ms, {best} {ratio:.2f}x")
+        print(f"  {_layer(batch, channels, size)}  " + "; ".join(parts))
+    for pass_, values in ratios.items():
+        geomean = math.exp(np.mean(np.log(values)))
+        print(f"  {pass_}: min {min(values):.2f}x, geometric mean {geomean:.2f}x")
 
 
 if __name__ == "__main__":
