@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -39,13 +41,31 @@ _pools: dict[int, ThreadPoolExecutor] = {}
 _blas_controllers: list = []
 
 
-def _blas() -> list:
-    """threadpoolctl's controllers of the loaded BLAS libraries, found once (finding them takes milliseconds)."""
+def _blas(refresh: bool = False) -> list:
+    """threadpoolctl's controllers of the loaded BLAS libraries, found once (finding them takes milliseconds).
+
+    ``refresh`` finds them again: Numba loads SciPy's BLAS only when it first compiles an ``np.dot``.
+    """
+    if refresh:
+        _blas_controllers.clear()
     if not _blas_controllers:
         from threadpoolctl import ThreadpoolController
 
         _blas_controllers.extend(ThreadpoolController().select(user_api="blas").lib_controllers)
     return _blas_controllers
+
+
+@contextmanager
+def one_blas_thread(threads: int) -> Iterator[None]:
+    """Every loaded BLAS on one thread inside the block (each caller's own), ``threads`` again after it."""
+    controllers = _blas()
+    for controller in controllers:
+        controller.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for controller in controllers:
+            controller.set_num_threads(threads)
 
 
 def stacked_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int, split: bool = True) -> None:
@@ -64,19 +84,13 @@ def stacked_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int, 
     pool = _pools.get(threads)
     if pool is None:
         pool = _pools[threads] = ThreadPoolExecutor(threads - 1, thread_name_prefix="convbench-matmul")
-    controllers = _blas()
-    for controller in controllers:
-        controller.set_num_threads(1)
-    try:
+    with one_blas_thread(threads):
         bounds = np.linspace(0, a.shape[0], threads + 1).astype(int)
         pairs = zip(bounds[1:-1], bounds[2:])
         shares = [pool.submit(np.matmul, a[lo:hi], b[lo:hi], out=out[lo:hi]) for lo, hi in pairs]
         np.matmul(a[: bounds[1]], b[: bounds[1]], out=out[: bounds[1]])  # numpy lets go of the GIL in BLAS
         for share in shares:
             share.result()
-    finally:
-        for controller in controllers:
-            controller.set_num_threads(threads)
 
 
 def faster_split(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int, trials: int = 3) -> bool:

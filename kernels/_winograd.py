@@ -24,13 +24,21 @@ images and tiles, and ``G^T M G`` gives each 3x3 gradient.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from numba import njit, prange
 
 from ._layer_direct import LayerPrepared
-from ._layer_gemm import StackedProducts, limit_blas
+from ._layer_gemm import StackedProducts, _blas, limit_blas, one_blas_thread
 from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
 from ._problem import Problem
+from ._winograd_fused import fused_available, fused_f4
+
+# Tiles per chunk tried for the chunked F(4x4) (:mod:`kernels._winograd_fused`): V and M of a 64 x 64 layer's
+# chunk of 32 are 590 KB, within a core's L2 on the machines measured; fewer tiles keep both workers busy on
+# small images.
+FUSED_CHUNKS = (16, 32, 64)
 
 # The transforms of Lavin and Gray (their equations 7 and 9-11): B^T, G and A^T for each output tile size m.
 _F2 = (
@@ -227,6 +235,12 @@ class WinogradLayer(LayerPrepared):
     prepacks constant weights; by default every call transforms them, as a
     training step must.
 
+    F(4x4) forward and backward-data may run in chunks of tiles
+    (:mod:`kernels._winograd_fused`): by default ``prepare`` times the stages
+    against chunks of :data:`FUSED_CHUNKS` tiles and keeps the fastest (the
+    times are in ``notes``); ``chunk`` = 0 keeps the stages, a positive count
+    runs chunks of that many tiles.
+
     Raises
     ------
     ValueError
@@ -234,7 +248,13 @@ class WinogradLayer(LayerPrepared):
     """
 
     def __init__(
-        self, problem: Problem, first: np.ndarray, second: np.ndarray, tile: int = 4, filters_once: bool = False
+        self,
+        problem: Problem,
+        first: np.ndarray,
+        second: np.ndarray,
+        tile: int = 4,
+        filters_once: bool = False,
+        chunk: int | None = None,
     ):
         if problem.kernel_shape != (3, 3):
             kh, kw = problem.kernel_shape
@@ -269,14 +289,43 @@ class WinogradLayer(LayerPrepared):
             self._out = np.empty(output_shape(problem), dtype)
         self.notes = limit_blas(problem.threads) + ("; filters transformed once, in prepare" if filters_once else "")
         self._products = StackedProducts(self._v, self._u, self._m, problem.threads)
+        self._fused = None  # the chunked F(4x4)'s work buffers, once it has won
         with self.stage("compile"):
             self._transform_filters()
             self._run()
         with self.stage("plan"):
             self.notes += self._products.choose()
+            if tile == 4:
+                self.notes += self._choose_fused(sources, targets, tiles, chunk)
         if filters_once:
             with self.stage("kernel_spectrum"):
                 self._transform_filters()
+
+    def _choose_fused(self, sources: int, targets: int, tiles: int, chunk: int | None) -> str:
+        """Time the stages against the chunked F(4x4) for each chunk of :data:`FUSED_CHUNKS`; keep the fastest.
+
+        ``chunk`` given: 0 keeps the stages, a positive count runs chunks of
+        that many tiles, untimed. Returns the note for the row's ``reason``:
+        which way won, with the times measured.
+        """
+        ok, why = fused_available()
+        if not ok or chunk == 0:
+            return f"; by stages ({why})" if not ok else "; by stages (as asked)"
+        workers, dtype = self.problem.threads, self.problem.np_dtype
+        times, buffers = {"stages": _best_seconds(self._run)} if chunk is None else {}, {"stages": None}
+        for size in FUSED_CHUNKS if chunk is None else (chunk,):
+            if chunk is None and size > max(FUSED_CHUNKS[0], -(-tiles // workers)):
+                continue  # a chunk longer than a worker's share of the tiles would leave a worker idle
+            shape = (workers, 36, size)
+            self._fused = buffers[size] = (np.empty((*shape, sources), dtype), np.empty((*shape, targets), dtype))
+            self._run()  # compiles (or loads) fused_f4, which loads SciPy's BLAS for Numba
+            _blas(refresh=True)
+            times[size] = _best_seconds(self._run)
+        best = min(times, key=times.get)
+        self._fused = buffers[best]
+        measured = ", ".join(f"{name}: {seconds * 1e3:.3g} ms" for name, seconds in times.items())
+        way = "by stages" if best == "stages" else f"in chunks of {best} tiles"
+        return f"; F(4x4) {way} (timed in prepare: {measured})"
 
     def _weights_buffers(self, tiles: int, a: int) -> None:
         """backward-weights: the padded images and the output gradients channels last, their transforms, compiled."""
@@ -316,6 +365,10 @@ class WinogradLayer(LayerPrepared):
         pad_channels_last(self.first, self._padded, top, left)
         if not self.filters_once:
             self._transform_filters()
+        if self._fused is not None:
+            with one_blas_thread(self.problem.threads):
+                fused_f4(self._padded, self._u, self._out, *self._tiles, *self._fused)
+            return
         tile_transform(self._padded, self._bt, self._v, *self._tiles, self.tile)
         self._products()
         output_transform(self._m, self._at, self._out, *self._tiles)
@@ -324,3 +377,14 @@ class WinogradLayer(LayerPrepared):
         if self.problem.pass_ == "backward-weights":
             return oriented(self.problem, self._out)  # a conv layer's weights gradient, flipped back
         return self._out
+
+
+def _best_seconds(call, trials: int = 3) -> float:
+    """The best of ``trials`` timed calls, after one warm-up."""
+    call()
+    times = []
+    for _ in range(trials):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return min(times)

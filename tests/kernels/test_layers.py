@@ -1,5 +1,7 @@
 """The layer reference: one image and one kernel is the single-channel problem; the backward passes are adjoints."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -145,6 +147,39 @@ def test_winograd_matches_the_reference(tile, pass_, op, mode, dtype):
     # Lavin and Gray's fp32 maxima were 1.5e-5..5.3e-5 for F(2x2) and 2.8e-4..1.1e-3 for F(4x4) on deep layers;
     # these layers sum far fewer terms.
     assert error <= {("float32", 2): 2e-5, ("float32", 4): 1e-4}.get((dtype, tile), 1e-12)
+
+
+@pytest.mark.parametrize("chunk", [5, 16])
+@pytest.mark.parametrize("pass_", ["forward", "backward-data"])
+@pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full")])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_winograd_in_chunks_of_tiles_matches_the_stages(chunk, pass_, op, mode, dtype):
+    from kernels._winograd import WinogradLayer
+
+    # 2 images of 4 x 3 tiles (valid) to 5 x 4 (full): a chunk of 5 leaves a partial last chunk, several per worker;
+    # 16 is more than a worker's share.
+    problem = Problem(op, mode, (15, 12), (3, 3), dtype, 2, 2, 3, 5, pass_)
+    first, second = layer_inputs(problem, seed=4)
+    chunked = WinogradLayer(problem, first, second, chunk=chunk)
+    stages = WinogradLayer(problem, first, second, chunk=0)
+    chunked(), stages()
+    assert f"in chunks of {chunk} tiles" in chunked.notes and "by stages" in stages.notes
+    expected = reference_layer(problem, first, second)
+    assert np.abs(chunked.result() - expected).max() <= {"float32": 1e-4, "float64": 1e-12}[dtype]
+    assert np.abs(chunked.result() - stages.result()).max() <= {"float32": 1e-4, "float64": 1e-12}[dtype]
+
+
+def test_winograd_keeps_the_faster_of_stages_and_chunks():
+    from kernels._winograd import FUSED_CHUNKS, WinogradLayer
+
+    problem = Problem("corr", "same", (40, 40), (3, 3), "float32", 2, 2, 8, 8)
+    layer = WinogradLayer(problem, *layer_inputs(problem))
+    timed = layer.notes.split("timed in prepare: ")[1]
+    assert "stages" in timed and all(f"{chunk}: " in timed for chunk in FUSED_CHUNKS)  # 200 tiles: every chunk fits
+    times = {name: float(ms) for name, ms in re.findall(r"(\w+): ([\d.e+-]+) ms", timed)}
+    best = min(times, key=times.get)
+    assert (layer._fused is None) == (best == "stages")
+    assert WinogradLayer(problem, *layer_inputs(problem), tile=2).notes.count("F(4x4)") == 0
 
 
 def test_winograd_with_filters_transformed_once_gives_the_same_output():
