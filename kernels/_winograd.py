@@ -33,7 +33,7 @@ from ._layer_direct import LayerPrepared
 from ._layer_gemm import StackedProducts, _blas, limit_blas, one_blas_thread
 from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
 from ._problem import Problem
-from ._winograd_fused import fused_available, fused_f4
+from ._winograd_fused import fused_available, fused_f4, fused_weights_f4
 
 # Tiles per chunk tried for the chunked F(4x4) (:mod:`kernels._winograd_fused`): V and M of a 64 x 64 layer's
 # chunk of 32 are 590 KB, within a core's L2 on the machines measured; fewer tiles keep both workers busy on
@@ -235,7 +235,7 @@ class WinogradLayer(LayerPrepared):
     prepacks constant weights; by default every call transforms them, as a
     training step must.
 
-    F(4x4) forward and backward-data may run in chunks of tiles
+    F(4x4) may run in chunks of tiles, every pass
     (:mod:`kernels._winograd_fused`): by default ``prepare`` times the stages
     against chunks of :data:`FUSED_CHUNKS` tiles and keeps the fastest (the
     times are in ``notes``); ``chunk`` = 0 keeps the stages, a positive count
@@ -270,8 +270,9 @@ class WinogradLayer(LayerPrepared):
         oh, ow = problem.out_shape if weights else output_shape(problem)[2:]  # the tiles cover the gradients
         self._tiles = (-(-oh // tile), -(-ow // tile))
         tiles = problem.batch * self._tiles[0] * self._tiles[1]
+        self._fused = None  # the chunked F(4x4)'s work buffers, once it has won
         if weights:
-            self._weights_buffers(tiles, a)
+            self._weights_buffers(tiles, a, chunk)
             return
         if problem.pass_ == "forward":
             sources, targets, self._offset = problem.in_channels, problem.out_channels, problem.pad_before
@@ -289,7 +290,6 @@ class WinogradLayer(LayerPrepared):
             self._out = np.empty(output_shape(problem), dtype)
         self.notes = limit_blas(problem.threads) + ("; filters transformed once, in prepare" if filters_once else "")
         self._products = StackedProducts(self._v, self._u, self._m, problem.threads)
-        self._fused = None  # the chunked F(4x4)'s work buffers, once it has won
         with self.stage("compile"):
             self._transform_filters()
             self._run()
@@ -317,8 +317,11 @@ class WinogradLayer(LayerPrepared):
             if chunk is None and size > max(FUSED_CHUNKS[0], -(-tiles // workers)):
                 continue  # a chunk longer than a worker's share of the tiles would leave a worker idle
             shape = (workers, 36, size)
-            self._fused = buffers[size] = (np.empty((*shape, sources), dtype), np.empty((*shape, targets), dtype))
-            self._run()  # compiles (or loads) fused_f4, which loads SciPy's BLAS for Numba
+            work = (np.empty((*shape, sources), dtype), np.empty((*shape, targets), dtype))
+            if self.problem.pass_ == "backward-weights":  # each worker's sums of products, and one product
+                work += (np.empty((workers, 37, sources, targets), dtype),)
+            self._fused = buffers[size] = work
+            self._run()  # compiles (or loads) the chunked loop, which loads SciPy's BLAS for Numba
             _blas(refresh=True)
             times[size] = _best_seconds(self._run)
         best = min(times, key=times.get)
@@ -327,7 +330,7 @@ class WinogradLayer(LayerPrepared):
         way = "by stages" if best == "stages" else f"in chunks of {best} tiles"
         return f"; F(4x4) {way} (timed in prepare: {measured})"
 
-    def _weights_buffers(self, tiles: int, a: int) -> None:
+    def _weights_buffers(self, tiles: int, a: int, chunk: int | None) -> None:
         """backward-weights: the padded images and the output gradients channels last, their transforms, compiled."""
         problem, dtype, tile = self.problem, self.problem.np_dtype, self.tile
         c, k = problem.in_channels, problem.out_channels
@@ -347,6 +350,8 @@ class WinogradLayer(LayerPrepared):
             self._run()
         with self.stage("plan"):
             self.notes += self._products.choose()
+            if tile == 4:
+                self.notes += self._choose_fused(c, k, tiles, chunk)
 
     def _transform_filters(self) -> None:
         self._filters[...] = correlation_filters(self.problem, self.second)
@@ -357,9 +362,13 @@ class WinogradLayer(LayerPrepared):
         if self.problem.pass_ == "backward-weights":
             pad_channels_last(self.first, self._padded, top, left)
             pad_channels_last(self.second, self._grads, 0, 0)
-            tile_transform(self._padded, self._bt, self._v, *self._tiles, self.tile)
-            tile_transform(self._grads, self._a, self._q, *self._tiles, self.tile)
-            self._products()
+            if self._fused is not None:
+                with one_blas_thread(self.problem.threads):
+                    fused_weights_f4(self._padded, self._grads, self._m, *self._tiles, *self._fused)
+            else:
+                tile_transform(self._padded, self._bt, self._v, *self._tiles, self.tile)
+                tile_transform(self._grads, self._a, self._q, *self._tiles, self.tile)
+                self._products()
             weight_output_transform(self._m, self._g, self._out)
             return
         pad_channels_last(self.first, self._padded, top, left)

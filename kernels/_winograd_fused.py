@@ -1,5 +1,8 @@
 """Winograd F(4x4, 3x3) in chunks of tiles, each transformed, multiplied and transformed back while in cache.
 
+Every pass: forward and backward-data (:func:`fused_f4`) and the weight
+gradient's products (:func:`fused_weights_f4`).
+
 The stage-by-stage layer (:mod:`kernels._winograd`) writes every tile's 36
 transformed channels for the whole batch, multiplies them, then reads the
 products back: on ResNet-50's 56 x 56 x 64 layer at batch 8 that is 14.5 MB
@@ -128,3 +131,74 @@ def fused_f4(src, u, out, tiles_h, tiles_w, v_work, m_work):
             for t in range(count):
                 b, r = (first + t) // per_image, (first + t) % per_image
                 _output_tile(m, t, half_out, out, b, (r // tiles_w) * TILE, (r % tiles_w) * TILE)
+
+
+@njit(inline="always")
+def _a(g0, g1, g2, g3):
+    """``A g`` of F(4x4, 3x3) (``A`` = the transpose of ``A^T``) for one column of four output gradients."""
+    return (
+        g0,
+        g0 + g1 + g2 + g3,
+        g0 - g1 + g2 - g3,
+        g0 + _2 * g1 + _4 * g2 + _8 * g3,
+        g0 - _2 * g1 + _4 * g2 - _8 * g3,
+        g3,
+    )
+
+
+@njit(inline="always")
+def _gradient_tile(grads, b, y0, x0, half, q, t):
+    """``q[(i, j), t, :] = (A g A^T)[i, j]`` for the 4 x 4 tile of ``grads`` (filters last) at ``(b, y0, x0)``."""
+    for x in range(TILE):
+        for k in range(grads.shape[3]):
+            h = _a(grads[b, y0, x0 + x, k], grads[b, y0 + 1, x0 + x, k], grads[b, y0 + 2, x0 + x, k],
+                   grads[b, y0 + 3, x0 + x, k])  # fmt: skip
+            for i in range(SPAN):
+                half[i, x, k] = h[i]
+    for i in range(SPAN):
+        for k in range(grads.shape[3]):
+            o = _a(half[i, 0, k], half[i, 1, k], half[i, 2, k], half[i, 3, k])
+            for j in range(SPAN):
+                q[i * SPAN + j, t, k] = o[j]
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def fused_weights_f4(src, grads, m, tiles_h, tiles_w, v_work, q_work, sums):
+    """``m[xi] = sum over tiles of V[xi]^T Q[xi]``: F(4x4, 3x3)'s weight-gradient products, chunk by chunk.
+
+    ``src`` holds the padded images (channels last, whole tiles), ``grads`` the
+    output gradients (filters last, zero past them); ``v_work``, ``q_work``
+    (workers x 36 x chunk x C or K) and ``sums`` (workers x 36 x C x K, and
+    one more C x K plane for each product) are each worker's buffers. Each
+    worker adds its chunks' products into its own sums; ``m`` is their total.
+    BLAS must run one thread per call (the caller's to set).
+    """
+    batch, channels, filters = src.shape[0], src.shape[3], grads.shape[3]
+    workers, chunk = v_work.shape[0], v_work.shape[2]
+    per_image = tiles_h * tiles_w
+    total = batch * per_image
+    chunks = (total + chunk - 1) // chunk
+    for w in prange(workers):
+        v, q, own, product = v_work[w], q_work[w], sums[w, : SPAN * SPAN], sums[w, SPAN * SPAN]
+        half_in = np.empty((SPAN, SPAN, channels), src.dtype)
+        half_grad = np.empty((SPAN, TILE, filters), src.dtype)
+        own[...] = 0
+        for q_index in range(w, chunks, workers):
+            first = q_index * chunk
+            count = min(chunk, total - first)
+            for t in range(chunk):
+                if t < count:
+                    b, r = (first + t) // per_image, (first + t) % per_image
+                    y0, x0 = (r // tiles_w) * TILE, (r % tiles_w) * TILE
+                    _input_tile(src, b, y0, x0, half_in, v, t)
+                    _gradient_tile(grads, b, y0, x0, half_grad, q, t)
+                else:  # a partial last chunk: zero rows add nothing to the sums
+                    v[:, t, :] = 0
+                    q[:, t, :] = 0
+            for xi in range(SPAN * SPAN):
+                np.dot(v[xi].T, q[xi], product)
+                own[xi] += product
+    for xi in prange(SPAN * SPAN):
+        m[xi] = sums[0, xi]
+        for w in range(1, workers):
+            m[xi] += sums[w, xi]

@@ -150,7 +150,7 @@ def test_winograd_matches_the_reference(tile, pass_, op, mode, dtype):
 
 
 @pytest.mark.parametrize("chunk", [5, 16])
-@pytest.mark.parametrize("pass_", ["forward", "backward-data"])
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
 @pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full")])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_winograd_in_chunks_of_tiles_matches_the_stages(chunk, pass_, op, mode, dtype):
@@ -165,8 +165,9 @@ def test_winograd_in_chunks_of_tiles_matches_the_stages(chunk, pass_, op, mode, 
     chunked(), stages()
     assert f"in chunks of {chunk} tiles" in chunked.notes and "by stages" in stages.notes
     expected = reference_layer(problem, first, second)
-    assert np.abs(chunked.result() - expected).max() <= {"float32": 1e-4, "float64": 1e-12}[dtype]
-    assert np.abs(chunked.result() - stages.result()).max() <= {"float32": 1e-4, "float64": 1e-12}[dtype]
+    tolerance = {"float32": 1e-4, "float64": 1e-12}[dtype]
+    assert np.abs(chunked.result() - expected).max() <= tolerance
+    assert np.abs(chunked.result() - stages.result()).max() <= tolerance
 
 
 def test_winograd_keeps_the_faster_of_stages_and_chunks():
