@@ -559,8 +559,10 @@ def _peaks(client, slots: list[Slot], cases, uses_gpu: bool) -> dict[str, dict]:
     dtypes = sorted({c.problem.dtype for c in cases})
     threads = sorted({c.problem.threads for c in cases})
     try:
-        # One slot at a time would be fairer to shared hosts; peaks are minor next to a lost run.
-        return _on_each_slot(client, slots, remote.host_peaks, dtypes, threads, uses_gpu)
+        # One slot at a time would be fairer to shared hosts; peaks are minor next to a lost run. Bounded: a
+        # future pinned to a worker that a hard limit restarted just then waits for an address that is gone, and
+        # without a timeout the finished run hung there (the suite, under load).
+        return _on_each_slot(client, slots, remote.host_peaks, dtypes, threads, uses_gpu, timeout=_START_SECONDS)
     except (OSError, TimeoutError, ClusterError) as exc:
         return {slot.name: {"error": str(exc)} for slot in slots}
 

@@ -263,6 +263,26 @@ def test_a_worker_slot_is_pinned_by_its_address_after_the_worker_comes_back(monk
     assert cluster_module._address_now(client, host, {}) == "10.0.0.1"  # Dask pins to a host by its name
 
 
+class _LostFuture:
+    """A future whose worker is gone: its result never comes, so only a timeout ends the wait."""
+
+    def result(self, timeout=None):
+        if timeout is None:
+            raise AssertionError("waited without a timeout on a result that never comes")
+        raise TimeoutError(f"no result within {timeout} s")
+
+
+class _LostPeaksClient(_RestartingScheduler):
+    def submit(self, *args, **kwargs):
+        return _LostFuture()
+
+
+def test_peaks_that_never_come_back_are_recorded_as_errors_not_waited_for_forever():
+    slot = Slot("127.0.0.1-worker-0", "127.0.0.1", 0, ("tcp://127.0.0.1:1",))
+    peaks = cluster_module._peaks(_LostPeaksClient(away=0), [slot], [], uses_gpu=False)
+    assert peaks == {slot.name: {"error": f"no result within {cluster_module._START_SECONDS} s"}}
+
+
 def test_a_worker_that_never_comes_back_stops_the_run_with_resume_advice(monkeypatch):
     monkeypatch.setattr(cluster_module, "_POLL_SECONDS", 0.0)
     slot = Slot("127.0.0.1-worker-0", "127.0.0.1", 0, ("tcp://127.0.0.1:1",))
