@@ -20,8 +20,9 @@ from contextlib import contextmanager
 import numpy as np
 
 from ._layer_direct import LayerPrepared
-from ._layer_loops import fold, pad_into, unfold
+from ._layer_loops import fold, pad_into, unfold, unfold_product
 from ._layers import oriented, output_shape
+from ._parallel import numba_blas_available
 from ._problem import Problem
 
 
@@ -41,7 +42,7 @@ _pools: dict[int, ThreadPoolExecutor] = {}
 _blas_controllers: list = []
 
 
-def _blas(refresh: bool = False) -> list:
+def blas_controllers(refresh: bool = False) -> list:
     """threadpoolctl's controllers of the loaded BLAS libraries, found once (finding them takes milliseconds).
 
     ``refresh`` finds them again: Numba loads SciPy's BLAS only when it first compiles an ``np.dot``.
@@ -58,7 +59,7 @@ def _blas(refresh: bool = False) -> list:
 @contextmanager
 def one_blas_thread(threads: int) -> Iterator[None]:
     """Every loaded BLAS on one thread inside the block (each caller's own), ``threads`` again after it."""
-    controllers = _blas()
+    controllers = blas_controllers()
     for controller in controllers:
         controller.set_num_threads(1)
     try:
@@ -93,6 +94,17 @@ def stacked_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int, 
             share.result()
 
 
+def best_seconds(call, trials: int = 3) -> float:
+    """The best of ``trials`` timed calls of ``call``, after one warm-up."""
+    call()
+    times = []
+    for _ in range(trials):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def faster_split(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int, trials: int = 3) -> bool:
     """Whether :func:`stacked_matmul` is faster split across threads than as numpy's loop, on these arrays.
 
@@ -100,16 +112,8 @@ def faster_split(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int, tr
     """
     if threads <= 1 or a.shape[0] < 2:
         return False
-    best = {}
-    for split in (True, False):
-        stacked_matmul(a, b, out, threads, split)
-        times = []
-        for _ in range(trials):
-            start = time.perf_counter()
-            stacked_matmul(a, b, out, threads, split)
-            times.append(time.perf_counter() - start)
-        best[split] = min(times)
-    return best[True] < best[False]
+    split = best_seconds(lambda: stacked_matmul(a, b, out, threads, True), trials)
+    return split < best_seconds(lambda: stacked_matmul(a, b, out, threads, False), trials)
 
 
 class StackedProducts:
@@ -131,10 +135,23 @@ class StackedProducts:
         stacked_matmul(*self.operands, self.threads, self.split)
 
 
-class GemmLayer(LayerPrepared):
-    """One pass of a layer by im2col and BLAS; the call is the timed work, the output stays in its buffer."""
+# Output pixels per block tried for im2col's forward pass by blocks (:func:`kernels._layer_loops.unfold_product`),
+# rounded to whole output rows: a 64-channel 3x3 layer's block of 256 columns is 590 KB, within a core's L2.
+BLOCK_PIXELS = (128, 256, 512)
 
-    def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray):
+
+class GemmLayer(LayerPrepared):
+    """One pass of a layer by im2col and BLAS; the call is the timed work, the output stays in its buffer.
+
+    The forward pass may run by blocks of output rows, each unfolded and
+    multiplied while in cache (:func:`kernels._layer_loops.unfold_product`):
+    by default ``prepare`` times the whole unfold and one product per image
+    against blocks of :data:`BLOCK_PIXELS` and keeps the fastest (the times
+    are in ``notes``); ``rows`` = 0 keeps the whole unfold, a positive count
+    runs blocks of that many output rows.
+    """
+
+    def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray, rows: int | None = None):
         super().__init__(problem, first, second)
         b, c, k = problem.batch, problem.in_channels, problem.out_channels
         taps, pixels = math.prod(problem.kernel_shape), problem.outputs
@@ -150,14 +167,47 @@ class GemmLayer(LayerPrepared):
             self._out = np.empty(output_shape(problem) if problem.pass_ != "backward-weights" else (k, c * taps), dtype)
             self._matrix = np.empty((k, c * taps), dtype) if problem.op == "conv" else None
         self.notes = limit_blas(problem.threads)
+        self._blocks = None  # the forward pass's work buffers by blocks, once blocks have won
         with self.stage("compile"):
             self._run()
+        if problem.pass_ == "forward" and not self._pointwise:
+            with self.stage("plan"):
+                self.notes += self._choose_blocks(rows)
+
+    def _choose_blocks(self, rows: int | None) -> str:
+        """Time the whole unfold against blocks of output rows (:data:`BLOCK_PIXELS`); keep the fastest.
+
+        Returns the note for the row's ``reason``: which way won, with the times measured.
+        """
+        ok, why = numba_blas_available()
+        if not ok or rows == 0:
+            return f"; whole unfold ({why})" if not ok else "; whole unfold (as asked)"
+        problem, dtype = self.problem, self.problem.np_dtype
+        (oh, ow), workers = problem.out_shape, problem.threads
+        depth = problem.in_channels * math.prod(problem.kernel_shape)
+        candidates = sorted({min(oh, max(1, round(p / ow))) for p in BLOCK_PIXELS}) if rows is None else [rows]
+        times, buffers = {"whole": best_seconds(self._run)} if rows is None else {}, {"whole": None}
+        for count in candidates:
+            columns, products = (workers, depth, count * ow), (workers, problem.out_channels, count * ow)
+            self._blocks = buffers[count] = (np.empty(columns, dtype), np.empty(products, dtype))
+            self._run()  # compiles (or loads) unfold_product, which loads SciPy's BLAS for Numba
+            blas_controllers(refresh=True)
+            times[count] = best_seconds(self._run)
+        best = min(times, key=times.get)
+        self._blocks = buffers[best]
+        measured = ", ".join(f"{name}: {seconds * 1e3:.3g} ms" for name, seconds in times.items())
+        way = "whole unfold" if best == "whole" else f"blocks of {best} output rows"
+        return f"; {way} (timed in prepare, by rows per block: {measured})"
 
     def _run(self) -> None:
         problem, kind = self.problem, self.problem.pass_
         (top, left), (kh, kw) = problem.pad_before, problem.kernel_shape
         b, k = problem.batch, problem.out_channels
-        if kind == "forward":
+        if kind == "forward" and self._blocks is not None:
+            pad_into(self.first, self._padded, top, left)
+            with one_blas_thread(problem.threads):
+                unfold_product(self._padded, self._filter_matrix(), self._out, kh, kw, *self._blocks)
+        elif kind == "forward":
             if not self._pointwise:
                 pad_into(self.first, self._padded, top, left)
                 unfold(self._padded, self._cols, kh, kw)

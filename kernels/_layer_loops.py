@@ -1,4 +1,4 @@
-"""Numba loops of the CPU layer algorithms: padding copies, the direct layer, and im2col's unfold and fold.
+"""Numba loops of the CPU layer algorithms: padding copies, the direct layer, and im2col's unfold, fold and blocks.
 
 Every pass of a layer reduces to two loop shapes (see :mod:`kernels._layer_direct`):
 a valid correlation summed over input channels (:func:`direct_forward`; the
@@ -96,9 +96,8 @@ def unfold(xp, cols, kh, kw):
     for t in prange(batch * rows):
         b, r = t // rows, t % rows
         c, i, j = r // (kh * kw), (r // kw) % kh, r % kw
-        for y in range(oh):
-            for x in range(ow):
-                cols[b, r, y * ow + x] = xp[b, c, y + i, x + j]
+        for y in range(oh):  # row slices: 2-3.6x faster than an element loop, which Numba did not vectorise
+            cols[b, r, y * ow : (y + 1) * ow] = xp[b, c, y + i, j : j + ow]
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
@@ -117,5 +116,35 @@ def fold(cols, grad, kh, kw):
             for j in range(kw):
                 r = (c * kh + i) * kw + j
                 for y in range(oh):
-                    for x in range(ow):
-                        grad[b, c, y + i, x + j] += cols[b, r, y * ow + x]
+                    grad[b, c, y + i, j : j + ow] += cols[b, r, y * ow : (y + 1) * ow]
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def unfold_product(xp, w, out, kh, kw, cols_work, product_work):
+    """im2col forward by blocks of output rows: ``out[b, :, rows] = w @ unfold(xp[b])[:, rows]``.
+
+    ``w`` is the K x (C kh kw) filter matrix. Each worker of ``cols_work``
+    (workers x C kh kw x rows ow) and ``product_work`` (workers x K x rows ow)
+    takes blocks ``worker``, ``worker + workers``, ... (image by image, ``rows``
+    output rows each): it unfolds the block's columns, multiplies them by ``w``
+    (BLAS from Numba; one thread per call, the caller's to set) and copies the
+    product into ``out``, while the columns are in its cache. A last, partial
+    block multiplies stale columns whose products are never copied out.
+    """
+    batch, channels = xp.shape[0], xp.shape[1]
+    filters, oh, ow = out.shape[1], out.shape[2], out.shape[3]
+    workers, rows = cols_work.shape[0], cols_work.shape[2] // ow
+    per_image = (oh + rows - 1) // rows
+    for worker in prange(workers):
+        cols, product = cols_work[worker], product_work[worker]
+        for q in range(worker, batch * per_image, workers):
+            b, y0 = q // per_image, (q % per_image) * rows
+            count = min(rows, oh - y0)
+            for r in range(channels * kh * kw):
+                c, i, j = r // (kh * kw), (r // kw) % kh, r % kw
+                for y in range(count):
+                    cols[r, y * ow : (y + 1) * ow] = xp[b, c, y0 + y + i, j : j + ow]
+            np.dot(w, cols, product)
+            for k in range(filters):
+                for y in range(count):
+                    out[b, k, y0 + y, :] = product[k, y * ow : (y + 1) * ow]

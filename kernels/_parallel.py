@@ -1,4 +1,4 @@
-"""Small parallel array helpers for the timed calls (copies and spectrum products).
+"""Small parallel array helpers for the timed calls (copies and spectrum products), and what Numba's pool can do.
 
 numpy runs these on one thread; in a timed call on N threads that serial part
 would cap the speed-up (Amdahl) and blur what the algorithm itself costs.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import numba
 from numba import njit, prange
 
+from ._optional import import_problem
+
 
 def numba_threads_supported(threads: int) -> tuple[bool, str]:
     """Whether numba's pool can give a case ``threads`` threads (``NUMBA_NUM_THREADS`` caps it); if not, why."""
@@ -16,6 +18,12 @@ def numba_threads_supported(threads: int) -> tuple[bool, str]:
     if threads > limit:
         return False, f"{threads} threads asked, numba has {limit} (NUMBA_NUM_THREADS)"
     return True, ""
+
+
+def numba_blas_available() -> tuple[bool, str]:
+    """Whether Numba can call BLAS from a loop (its ``np.dot`` needs SciPy's), and if not, why."""
+    problem = import_problem(("scipy.linalg.cython_blas",))
+    return (False, f"Numba's np.dot needs SciPy's BLAS: {problem}") if problem else (True, "")
 
 
 @njit(parallel=True, boundscheck=False, cache=True)

@@ -24,16 +24,15 @@ images and tiles, and ``G^T M G`` gives each 3x3 gradient.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from numba import njit, prange
 
 from ._layer_direct import LayerPrepared
-from ._layer_gemm import StackedProducts, _blas, limit_blas, one_blas_thread
+from ._layer_gemm import StackedProducts, best_seconds, blas_controllers, limit_blas, one_blas_thread
 from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
+from ._parallel import numba_blas_available
 from ._problem import Problem
-from ._winograd_fused import fused_available, fused_f4, fused_weights_f4
+from ._winograd_fused import fused_f4, fused_weights_f4
 
 # Tiles per chunk tried for the chunked F(4x4) (:mod:`kernels._winograd_fused`): V and M of a 64 x 64 layer's
 # chunk of 32 are 590 KB, within a core's L2 on the machines measured; fewer tiles keep both workers busy on
@@ -308,11 +307,11 @@ class WinogradLayer(LayerPrepared):
         that many tiles, untimed. Returns the note for the row's ``reason``:
         which way won, with the times measured.
         """
-        ok, why = fused_available()
+        ok, why = numba_blas_available()
         if not ok or chunk == 0:
             return f"; by stages ({why})" if not ok else "; by stages (as asked)"
         workers, dtype = self.problem.threads, self.problem.np_dtype
-        times, buffers = {"stages": _best_seconds(self._run)} if chunk is None else {}, {"stages": None}
+        times, buffers = {"stages": best_seconds(self._run)} if chunk is None else {}, {"stages": None}
         for size in FUSED_CHUNKS if chunk is None else (chunk,):
             if chunk is None and size > max(FUSED_CHUNKS[0], -(-tiles // workers)):
                 continue  # a chunk longer than a worker's share of the tiles would leave a worker idle
@@ -322,8 +321,8 @@ class WinogradLayer(LayerPrepared):
                 work += (np.empty((workers, 37, sources, targets), dtype),)
             self._fused = buffers[size] = work
             self._run()  # compiles (or loads) the chunked loop, which loads SciPy's BLAS for Numba
-            _blas(refresh=True)
-            times[size] = _best_seconds(self._run)
+            blas_controllers(refresh=True)
+            times[size] = best_seconds(self._run)
         best = min(times, key=times.get)
         self._fused = buffers[best]
         measured = ", ".join(f"{name}: {seconds * 1e3:.3g} ms" for name, seconds in times.items())
@@ -387,13 +386,3 @@ class WinogradLayer(LayerPrepared):
             return oriented(self.problem, self._out)  # a conv layer's weights gradient, flipped back
         return self._out
 
-
-def _best_seconds(call, trials: int = 3) -> float:
-    """The best of ``trials`` timed calls, after one warm-up."""
-    call()
-    times = []
-    for _ in range(trials):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return min(times)

@@ -19,8 +19,8 @@ the channels (input) or filters (output) innermost so that every loop over
 them vectorises: written out, the input transform ran 3x faster than the
 matrix-driven loop of :func:`kernels._winograd.tile_transform`.
 
-Numba's ``np.dot`` calls SciPy's BLAS: without SciPy, :func:`fused_available`
-says so and the layer keeps its stages.
+Numba's ``np.dot`` calls SciPy's BLAS: without SciPy
+(:func:`kernels._parallel.numba_blas_available`) the layer keeps its stages.
 """
 
 from __future__ import annotations
@@ -28,19 +28,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._optional import import_problem
-
 _FM = {"contract"}
 # Typed float32 so that float32 arithmetic stays float32 (an int or float literal would promote it to float64);
 # exact, so float64 arithmetic loses nothing.
 _2, _4, _5, _8 = np.float32(2), np.float32(4), np.float32(5), np.float32(8)
 TILE, SPAN = 4, 6  # output tile m, input tile a = m + 2
-
-
-def fused_available() -> tuple[bool, str]:
-    """Whether Numba can call BLAS here (it needs SciPy's), and if not, why."""
-    problem = import_problem(("scipy.linalg.cython_blas",))
-    return (False, f"the chunked F(4x4) needs SciPy's BLAS for Numba's np.dot: {problem}") if problem else (True, "")
 
 
 @njit(inline="always")

@@ -1,5 +1,6 @@
 """The layer reference: one image and one kernel is the single-channel problem; the backward passes are adjoints."""
 
+import dataclasses
 import re
 
 import numpy as np
@@ -104,6 +105,36 @@ def test_cpu_layer_algorithms_match_the_reference(algorithm, pass_, op, mode, dt
     terms = problem.in_channels * 12 if pass_ != "backward-weights" else problem.batch * problem.outputs
     tolerance = terms * np.finfo(dtype).eps * 4
     assert np.abs(got - expected).max() <= tolerance
+
+
+@pytest.mark.parametrize("rows", [1, 4, 40])
+@pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full"), ("conv", "same")])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gemm_forward_by_blocks_of_rows_matches_the_reference(rows, op, mode, dtype):
+    from kernels._layer_gemm import GemmLayer
+
+    # 9 to 13 output rows: blocks of 4 leave a partial last block; 40 is one block per image, longer than it.
+    problem = Problem(op, mode, (11, 9), (3, 4), dtype, 2, 2, 3, 5)
+    first, second = layer_inputs(problem, seed=8)
+    prepared = GemmLayer(problem, first, second, rows=rows)
+    prepared()
+    assert f"blocks of {rows} output rows" in prepared.notes
+    tolerance = problem.in_channels * 12 * np.finfo(dtype).eps * 4
+    assert np.abs(prepared.result() - reference_layer(problem, first, second)).max() <= tolerance
+
+
+def test_gemm_forward_keeps_the_faster_of_the_whole_unfold_and_blocks():
+    from kernels._layer_gemm import GemmLayer
+
+    problem = Problem("corr", "same", (32, 32), (3, 3), "float32", 2, 2, 8, 8)
+    layer = GemmLayer(problem, *layer_inputs(problem))
+    times = {name: float(ms) for name, ms in re.findall(r"(\w+): ([\d.e+-]+) ms", layer.notes)}
+    assert set(times) == {"whole", "4", "8", "16"}  # 128, 256 and 512 pixels of 32-pixel rows
+    assert (layer._blocks is None) == (min(times, key=times.get) == "whole")
+    whole = GemmLayer(problem, *layer_inputs(problem), rows=0)
+    assert whole._blocks is None and whole.notes.endswith("whole unfold (as asked)")
+    backward = dataclasses.replace(problem, pass_="backward-data")
+    assert "unfold" not in GemmLayer(backward, *layer_inputs(backward)).notes  # the forward pass only
 
 
 @pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
