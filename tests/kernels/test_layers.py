@@ -306,6 +306,38 @@ def test_backward_passes_equal_autograd_of_the_forward_pass(op, mode, image, ker
         np.testing.assert_allclose(peer.result(), expected.numpy(), atol=1e-12)
 
 
+def _layer_backends():
+    import kernels
+
+    out = []
+    for name, backend in sorted(kernels.backends().items()):
+        if backend.takes_layers and backend.available()[0]:
+            out.append(pytest.param(name, marks=pytest.mark.gpu) if backend.device == "cuda" else name)
+    return out
+
+
+@pytest.mark.parametrize("name", _layer_backends())
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
+@pytest.mark.parametrize(("op", "mode"), [("corr", "same"), ("conv", "valid")])
+def test_every_available_layer_backend_matches_the_reference(name, pass_, op, mode):
+    from kernels import get_backend
+
+    # 3x3: every layer backend takes it (Winograd only that). On a GPU this is the test of torch-cudnn's and
+    # numba-cuda's layers; `make test` sees the CPU ones.
+    backend = get_backend(name)
+    problem = Problem(op, mode, (10, 9), (3, 3), "float32", 2, 2, 3, 4, pass_)
+    if not backend.supports(problem)[0]:
+        pytest.skip(backend.supports(problem)[1])
+    first, second = layer_inputs(problem, seed=9)
+    prepared = backend.prepare(problem, first, second)
+    prepared()
+    prepared.sync()
+    got = prepared.result()
+    expected = reference_layer(problem, first, second)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    assert np.abs(got - expected).max() <= 1e-4, name
+
+
 def _fft_tolerance(problem, fft, dtype) -> float:
     """An FFT's rounding: eps x log2 of the transform size x the terms summed per output (inputs in [-1, 1))."""
     terms = problem.in_channels * 12 if problem.pass_ != "backward-weights" else problem.batch * problem.outputs
