@@ -32,12 +32,15 @@ from ._layer_gemm import StackedProducts, best_seconds, blas_controllers, limit_
 from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
 from ._parallel import numba_blas_available
 from ._problem import Problem
-from ._winograd_fused import fused_f4, fused_weights_f4
+from ._winograd_fused import fused_f4, fused_weights_f4, staged_f4, staged_weights_f4
 
 # Tiles per chunk tried for the chunked F(4x4) (:mod:`kernels._winograd_fused`): V and M of a 64 x 64 layer's
 # chunk of 32 are 590 KB, within a core's L2 on the machines measured; fewer tiles keep both workers busy on
 # small images.
 FUSED_CHUNKS = (16, 32, 64)
+# The other ways F(4x4) may run: numpy's stages (Numba transforms, then the products on BLAS's threads), or the
+# same stages in one Numba call with BLAS called from Numba's threads (no hand-over of the cores between pools).
+WAYS = ("stages", "one call")
 
 # The transforms of Lavin and Gray (their equations 7 and 9-11): B^T, G and A^T for each output tile size m.
 _F2 = (
@@ -234,11 +237,11 @@ class WinogradLayer(LayerPrepared):
     prepacks constant weights; by default every call transforms them, as a
     training step must.
 
-    F(4x4) may run in chunks of tiles, every pass
-    (:mod:`kernels._winograd_fused`): by default ``prepare`` times the stages
-    against chunks of :data:`FUSED_CHUNKS` tiles and keeps the fastest (the
-    times are in ``notes``); ``chunk`` = 0 keeps the stages, a positive count
-    runs chunks of that many tiles.
+    F(4x4) may run, every pass, by numpy's stages, by the same stages in one
+    Numba call, or in chunks of tiles (:mod:`kernels._winograd_fused`): by
+    default ``prepare`` times them (chunks of :data:`FUSED_CHUNKS` tiles) and
+    keeps the fastest, the times in ``notes``; ``way`` (one of :data:`WAYS`
+    or a chunk of tiles) runs one way, untimed.
 
     Raises
     ------
@@ -253,13 +256,15 @@ class WinogradLayer(LayerPrepared):
         second: np.ndarray,
         tile: int = 4,
         filters_once: bool = False,
-        chunk: int | None = None,
+        way: str | int | None = None,
     ):
         if problem.kernel_shape != (3, 3):
             kh, kw = problem.kernel_shape
             raise ValueError(f"Winograd F(m, 3x3) needs 3x3 filters, got {kh}x{kw}")
         if problem.pass_ == "backward-weights" and filters_once:
             raise ValueError("backward-weights has no fixed filters to transform once")
+        if tile != 4 and way not in (None, "stages"):
+            raise ValueError(f"Winograd way {way!r} is F(4x4)'s; F({tile}x{tile}) runs by stages")
         super().__init__(problem, first, second)
         self.tile, self.filters_once = tile, filters_once
         dtype = problem.np_dtype
@@ -269,9 +274,9 @@ class WinogradLayer(LayerPrepared):
         oh, ow = problem.out_shape if weights else output_shape(problem)[2:]  # the tiles cover the gradients
         self._tiles = (-(-oh // tile), -(-ow // tile))
         tiles = problem.batch * self._tiles[0] * self._tiles[1]
-        self._fused = None  # the chunked F(4x4)'s work buffers, once it has won
+        self._way, self._fused = "stages", None  # how F(4x4) runs (see _choose_way), and its chunks' buffers
         if weights:
-            self._weights_buffers(tiles, a, chunk)
+            self._weights_buffers(tiles, a, way)
             return
         if problem.pass_ == "forward":
             sources, targets, self._offset = problem.in_channels, problem.out_channels, problem.pad_before
@@ -295,41 +300,45 @@ class WinogradLayer(LayerPrepared):
         with self.stage("plan"):
             self.notes += self._products.choose()
             if tile == 4:
-                self.notes += self._choose_fused(sources, targets, tiles, chunk)
+                self.notes += self._choose_way(sources, targets, tiles, way)
         if filters_once:
             with self.stage("kernel_spectrum"):
                 self._transform_filters()
 
-    def _choose_fused(self, sources: int, targets: int, tiles: int, chunk: int | None) -> str:
-        """Time the stages against the chunked F(4x4) for each chunk of :data:`FUSED_CHUNKS`; keep the fastest.
+    def _choose_way(self, sources: int, targets: int, tiles: int, way: str | int | None) -> str:
+        """Time the ways of running F(4x4) (:data:`WAYS`, chunks of :data:`FUSED_CHUNKS` tiles); keep the fastest.
 
-        ``chunk`` given: 0 keeps the stages, a positive count runs chunks of
-        that many tiles, untimed. Returns the note for the row's ``reason``:
-        which way won, with the times measured.
+        ``way`` given (a name of :data:`WAYS` or a chunk of tiles) runs that
+        way, untimed. Returns the note for the row's ``reason``: which way won,
+        with the times measured.
         """
         ok, why = numba_blas_available()
-        if not ok or chunk == 0:
-            return f"; by stages ({why})" if not ok else "; by stages (as asked)"
+        if not ok or way == "stages":
+            return f"; F(4x4) by stages ({why})" if not ok else "; F(4x4) by stages (as asked)"
+        if way is not None and way != "one call" and not (isinstance(way, int) and way > 0):
+            raise ValueError(f"Winograd way {way!r}; acceptable ways are {', '.join(map(repr, WAYS))} or a chunk > 0")
         workers, dtype = self.problem.threads, self.problem.np_dtype
-        times, buffers = {"stages": best_seconds(self._run)} if chunk is None else {}, {"stages": None}
-        for size in FUSED_CHUNKS if chunk is None else (chunk,):
-            if chunk is None and size > max(FUSED_CHUNKS[0], -(-tiles // workers)):
+        candidates = ["stages", "one call", *FUSED_CHUNKS] if way is None else [way]
+        times = {}
+        for candidate in candidates:
+            if way is None and isinstance(candidate, int) and candidate > max(FUSED_CHUNKS[0], -(-tiles // workers)):
                 continue  # a chunk longer than a worker's share of the tiles would leave a worker idle
-            shape = (workers, 36, size)
-            work = (np.empty((*shape, sources), dtype), np.empty((*shape, targets), dtype))
-            if self.problem.pass_ == "backward-weights":  # each worker's sums of products, and one product
-                work += (np.empty((workers, 37, sources, targets), dtype),)
-            self._fused = buffers[size] = work
-            self._run()  # compiles (or loads) the chunked loop, which loads SciPy's BLAS for Numba
+            self._way, self._fused = candidate, None
+            if isinstance(candidate, int):
+                shape = (workers, 36, candidate)
+                self._fused = (np.empty((*shape, sources), dtype), np.empty((*shape, targets), dtype))
+                if self.problem.pass_ == "backward-weights":  # each worker's sums of products, and one product
+                    self._fused += (np.empty((workers, 37, sources, targets), dtype),)
+            self._run()  # compiles (or loads) the Numba loop calling BLAS, which loads SciPy's BLAS for Numba
             blas_controllers(refresh=True)
-            times[size] = best_seconds(self._run)
-        best = min(times, key=times.get)
-        self._fused = buffers[best]
-        measured = ", ".join(f"{name}: {seconds * 1e3:.3g} ms" for name, seconds in times.items())
-        way = "by stages" if best == "stages" else f"in chunks of {best} tiles"
-        return f"; F(4x4) {way} (timed in prepare: {measured})"
+            times[candidate] = (best_seconds(self._run), self._fused)
+        self._way = min(times, key=lambda name: times[name][0])
+        self._fused = times[self._way][1]
+        measured = ", ".join(f"{name}: {seconds * 1e3:.3g} ms" for name, (seconds, _) in times.items())
+        chosen = f"in chunks of {self._way} tiles" if isinstance(self._way, int) else self._way
+        return f"; F(4x4) {chosen} (timed in prepare: {measured})"
 
-    def _weights_buffers(self, tiles: int, a: int, chunk: int | None) -> None:
+    def _weights_buffers(self, tiles: int, a: int, way: str | int | None) -> None:
         """backward-weights: the padded images and the output gradients channels last, their transforms, compiled."""
         problem, dtype, tile = self.problem, self.problem.np_dtype, self.tile
         c, k = problem.in_channels, problem.out_channels
@@ -350,7 +359,7 @@ class WinogradLayer(LayerPrepared):
         with self.stage("plan"):
             self.notes += self._products.choose()
             if tile == 4:
-                self.notes += self._choose_fused(c, k, tiles, chunk)
+                self.notes += self._choose_way(c, k, tiles, way)
 
     def _transform_filters(self) -> None:
         self._filters[...] = correlation_filters(self.problem, self.second)
@@ -361,7 +370,10 @@ class WinogradLayer(LayerPrepared):
         if self.problem.pass_ == "backward-weights":
             pad_channels_last(self.first, self._padded, top, left)
             pad_channels_last(self.second, self._grads, 0, 0)
-            if self._fused is not None:
+            if self._way == "one call":
+                with one_blas_thread(self.problem.threads):
+                    staged_weights_f4(self._padded, self._grads, self._m, *self._tiles, self._v, self._q)
+            elif self._fused is not None:
                 with one_blas_thread(self.problem.threads):
                     fused_weights_f4(self._padded, self._grads, self._m, *self._tiles, *self._fused)
             else:
@@ -373,6 +385,10 @@ class WinogradLayer(LayerPrepared):
         pad_channels_last(self.first, self._padded, top, left)
         if not self.filters_once:
             self._transform_filters()
+        if self._way == "one call":
+            with one_blas_thread(self.problem.threads):
+                staged_f4(self._padded, self._u, self._out, *self._tiles, self._v, self._m)
+            return
         if self._fused is not None:
             with one_blas_thread(self.problem.threads):
                 fused_f4(self._padded, self._u, self._out, *self._tiles, *self._fused)

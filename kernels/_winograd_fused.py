@@ -194,3 +194,50 @@ def fused_weights_f4(src, grads, m, tiles_h, tiles_w, v_work, q_work, sums):
         m[xi] = sums[0, xi]
         for w in range(1, workers):
             m[xi] += sums[w, xi]
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def staged_f4(src, u, out, tiles_h, tiles_w, v, m):
+    """The stages of F(4x4, 3x3) in one Numba call: every tile's transform, then the products, then the outputs.
+
+    For few tiles (small images, one image): the work is split by tiles for
+    the transforms and by the 36 products (``np.dot`` per ``xi``, BLAS from
+    Numba, one thread each) in between, so that no call hands the cores from
+    Numba's threads to BLAS's and back. ``v`` (36 x tiles x C) and ``m``
+    (36 x tiles x K) hold every tile; BLAS must run one thread per call.
+    """
+    batch, channels, filters = src.shape[0], src.shape[3], out.shape[1]
+    per_image = tiles_h * tiles_w
+    for row in prange(batch * tiles_h):
+        b, th = row // tiles_h, row % tiles_h
+        half = np.empty((SPAN, SPAN, channels), src.dtype)
+        for tw in range(tiles_w):
+            _input_tile(src, b, th * TILE, tw * TILE, half, v, b * per_image + th * tiles_w + tw)
+    for xi in prange(SPAN * SPAN):
+        np.dot(v[xi], u[xi], m[xi])
+    for row in prange(batch * tiles_h):
+        b, th = row // tiles_h, row % tiles_h
+        half = np.empty((TILE, SPAN, filters), src.dtype)
+        for tw in range(tiles_w):
+            _output_tile(m, b * per_image + th * tiles_w + tw, half, out, b, th * TILE, tw * TILE)
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def staged_weights_f4(src, grads, m, tiles_h, tiles_w, v, q):
+    """F(4x4, 3x3)'s weight-gradient products in one Numba call: ``m[xi] = v[xi]^T q[xi]`` over every tile.
+
+    As :func:`staged_f4`: the tiles' transforms split by rows of tiles, the 36
+    products (BLAS from Numba, one thread each) split by ``xi``.
+    """
+    batch, channels, filters = src.shape[0], src.shape[3], grads.shape[3]
+    per_image = tiles_h * tiles_w
+    for row in prange(batch * tiles_h):
+        b, th = row // tiles_h, row % tiles_h
+        half_in = np.empty((SPAN, SPAN, channels), src.dtype)
+        half_grad = np.empty((SPAN, TILE, filters), src.dtype)
+        for tw in range(tiles_w):
+            t = b * per_image + th * tiles_w + tw
+            _input_tile(src, b, th * TILE, tw * TILE, half_in, v, t)
+            _gradient_tile(grads, b, th * TILE, tw * TILE, half_grad, q, t)
+    for xi in prange(SPAN * SPAN):
+        np.dot(v[xi].T, q[xi], m[xi])

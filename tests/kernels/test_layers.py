@@ -180,38 +180,45 @@ def test_winograd_matches_the_reference(tile, pass_, op, mode, dtype):
     assert error <= {("float32", 2): 2e-5, ("float32", 4): 1e-4}.get((dtype, tile), 1e-12)
 
 
-@pytest.mark.parametrize("chunk", [5, 16])
+@pytest.mark.parametrize("way", [5, 16, "one call"])
 @pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
 @pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full")])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_winograd_in_chunks_of_tiles_matches_the_stages(chunk, pass_, op, mode, dtype):
+def test_winograd_in_chunks_or_one_call_matches_the_stages(way, pass_, op, mode, dtype):
     from kernels._winograd import WinogradLayer
 
     # 2 images of 4 x 3 tiles (valid) to 5 x 4 (full): a chunk of 5 leaves a partial last chunk, several per worker;
     # 16 is more than a worker's share.
     problem = Problem(op, mode, (15, 12), (3, 3), dtype, 2, 2, 3, 5, pass_)
     first, second = layer_inputs(problem, seed=4)
-    chunked = WinogradLayer(problem, first, second, chunk=chunk)
-    stages = WinogradLayer(problem, first, second, chunk=0)
-    chunked(), stages()
-    assert f"in chunks of {chunk} tiles" in chunked.notes and "by stages" in stages.notes
+    other = WinogradLayer(problem, first, second, way=way)
+    stages = WinogradLayer(problem, first, second, way="stages")
+    # Poison every work buffer: prepare's first calls by stages fill them, which would hide a product never made.
+    for buffer in (other._v, other._m, *(other._fused or ())):
+        buffer[...] = np.nan
+    other(), stages()
+    assert (f"in chunks of {way} tiles" if way != "one call" else "F(4x4) one call") in other.notes
+    assert "by stages" in stages.notes
     expected = reference_layer(problem, first, second)
     tolerance = {"float32": 1e-4, "float64": 1e-12}[dtype]
-    assert np.abs(chunked.result() - expected).max() <= tolerance
-    assert np.abs(chunked.result() - stages.result()).max() <= tolerance
+    assert np.abs(other.result() - expected).max() <= tolerance
+    assert np.abs(other.result() - stages.result()).max() <= tolerance
 
 
-def test_winograd_keeps_the_faster_of_stages_and_chunks():
-    from kernels._winograd import FUSED_CHUNKS, WinogradLayer
+def test_winograd_keeps_the_fastest_way_and_refuses_unknown_ones():
+    from kernels._winograd import FUSED_CHUNKS, WAYS, WinogradLayer
 
     problem = Problem("corr", "same", (40, 40), (3, 3), "float32", 2, 2, 8, 8)
     layer = WinogradLayer(problem, *layer_inputs(problem))
     timed = layer.notes.split("timed in prepare: ")[1]
-    assert "stages" in timed and all(f"{chunk}: " in timed for chunk in FUSED_CHUNKS)  # 200 tiles: every chunk fits
-    times = {name: float(ms) for name, ms in re.findall(r"(\w+): ([\d.e+-]+) ms", timed)}
-    best = min(times, key=times.get)
-    assert (layer._fused is None) == (best == "stages")
+    times = {name: float(ms) for name, ms in re.findall(r"(\w+(?: call)?): ([\d.e+-]+) ms", timed)}
+    assert set(times) == {*WAYS, *map(str, FUSED_CHUNKS)}  # 200 tiles: every chunk fits a worker's share
+    assert str(layer._way) == min(times, key=times.get)
     assert WinogradLayer(problem, *layer_inputs(problem), tile=2).notes.count("F(4x4)") == 0
+    with pytest.raises(ValueError, match="acceptable ways are 'stages', 'one call' or a chunk > 0"):
+        WinogradLayer(problem, *layer_inputs(problem), way="fast")
+    with pytest.raises(ValueError, match="F\\(2x2\\) runs by stages"):
+        WinogradLayer(problem, *layer_inputs(problem), tile=2, way=16)
 
 
 def test_winograd_with_filters_transformed_once_gives_the_same_output():
