@@ -29,7 +29,7 @@ from numba import njit, prange
 
 from ._layer_direct import LayerPrepared
 from ._layer_gemm import StackedProducts, best_seconds, blas_controllers, limit_blas, one_blas_thread
-from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
+from ._layers import data_gradient_padding, oriented, output_shape
 from ._parallel import numba_blas_available
 from ._problem import Problem
 from ._winograd_fused import fused_f4, fused_weights_f4, staged_f4, staged_weights_f4
@@ -287,7 +287,6 @@ class WinogradLayer(LayerPrepared):
             # The padded input, rounded up to whole tiles; the rows and columns past it stay zero.
             rows, cols = self._tiles[0] * tile + 2, self._tiles[1] * tile + 2
             self._padded = np.zeros((problem.batch, rows, cols, sources), dtype)  # channels last
-            self._filters = np.empty((targets, sources, 3, 3), dtype)
             self._u = np.empty((a * a, sources, targets), dtype)
             self._v = np.empty((a * a, tiles, sources), dtype)
             self._m = np.empty((a * a, tiles, targets), dtype)
@@ -362,8 +361,12 @@ class WinogradLayer(LayerPrepared):
                 self.notes += self._choose_way(c, k, tiles, way)
 
     def _transform_filters(self) -> None:
-        self._filters[...] = correlation_filters(self.problem, self.second)
-        filter_transform(self._filters, self._g, self._u)
+        # Straight from views of the given filters (Numba reads any strides): no copy of them, which on
+        # ResNet-50's 512-channel layer was 9.4 MB a call, transposed for backward-data (2 ms of its 4).
+        filters = oriented(self.problem, self.second)
+        if self.problem.pass_ == "backward-data":  # kernels._layers.data_gradient_filters, as a view
+            filters = filters[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+        filter_transform(filters, self._g, self._u)
 
     def _run(self) -> None:
         top, left = self._offset
