@@ -14,7 +14,7 @@ import numpy as np
 from ._base import BackendBase
 from ._parallel import numba_threads_supported
 from ._problem import Problem
-from ._winograd import WinogradLayer
+from ._winograd import FUSED_CHUNKS, WinogradLayer
 
 
 class WinogradBackend(BackendBase):
@@ -40,11 +40,19 @@ class WinogradBackend(BackendBase):
         return WinogradLayer(problem, image, kernel, tile=self.tile, filters_once=self.filters == "once")
 
     def memory_bytes(self, problem: Problem) -> int:
-        """The default, plus the transformed inputs, filters and products (a^2 planes of each)."""
+        """The default, plus the transformed inputs, filters and products (a^2 planes of each).
+
+        F(4x4) adds the work buffers of its chunks (the largest tried) and, for
+        backward-weights, each thread's sums of the products.
+        """
         a = self.tile + 2
         tiles = problem.batch * -(-problem.out_shape[0] // self.tile) * -(-problem.out_shape[1] // self.tile)
         c, k = problem.in_channels, problem.out_channels
         planes = a * a * (tiles * (c + k) + c * k)
+        if self.tile == 4:
+            planes += problem.threads * a * a * max(FUSED_CHUNKS) * (c + k)
+            if problem.pass_ == "backward-weights":
+                planes += problem.threads * (a * a + 1) * c * k
         return super().memory_bytes(problem) + problem.np_dtype.itemsize * planes
 
 

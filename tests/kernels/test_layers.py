@@ -221,6 +221,16 @@ def test_winograd_keeps_the_fastest_way_and_refuses_unknown_ones():
         WinogradLayer(problem, *layer_inputs(problem), tile=2, way=16)
 
 
+def test_winograd_memory_estimate_counts_the_threads_sums_of_the_weight_gradient():
+    from kernels import get_backend
+
+    backend = get_backend("winograd")
+    forward = Problem("corr", "same", (7, 7), (3, 3), "float32", 2, 1, 512, 512)
+    weights = dataclasses.replace(forward, pass_="backward-weights")
+    # Two threads' 37 planes of 512 x 512 sums: 77.6 MB that the forward pass does not need.
+    assert backend.memory_bytes(weights) - backend.memory_bytes(forward) >= 2 * 37 * 512 * 512 * 4
+
+
 def test_winograd_with_filters_transformed_once_gives_the_same_output():
     from kernels._winograd import WinogradLayer
 
