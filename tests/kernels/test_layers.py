@@ -12,6 +12,16 @@ from scipy.signal import convolve2d, correlate2d
 from kernels import Problem
 from kernels._layers import input_shapes, layer_inputs, output_shape, reference_layer
 
+# Small layers of every op and mode, for the properties of the backward passes.
+SMALL_LAYERS = {
+    "op": st.sampled_from(["corr", "conv"]),
+    "mode": st.sampled_from(["full", "same", "valid"]),
+    "image": st.tuples(st.integers(3, 9), st.integers(3, 9)),
+    "kernel": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "channels": st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
+    "seed": st.integers(0, 1000),
+}
+
 
 def _layer(op="corr", mode="valid", image=(7, 6), kernel=(3, 2), b=2, c=3, k=4, pass_="forward"):
     return Problem(op, mode, image, kernel, "float64", 1, b, c, k, pass_)
@@ -54,14 +64,7 @@ def test_backward_data_of_valid_is_the_full_convolution_with_channels_transposed
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    op=st.sampled_from(["corr", "conv"]),
-    mode=st.sampled_from(["full", "same", "valid"]),
-    image=st.tuples(st.integers(3, 9), st.integers(3, 9)),
-    kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-    channels=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
-    seed=st.integers(0, 1000),
-)
+@given(**SMALL_LAYERS)
 def test_backward_passes_are_the_adjoints_of_the_forward_pass(op, mode, image, kernel, channels, seed):
     # <forward(x, w), dy> = <x, backward_data(dy, w)> = <w, backward_weights(x, dy)>: what autograd computes.
     b, c, k = channels
@@ -161,48 +164,32 @@ def test_cpu_layer_inputs_of_the_wrong_shape_are_refused():
         DirectLayer(problem, x, w[:, :2])
 
 
-@pytest.mark.parametrize("tile", [2, 4])
+# F(2x2) runs by stages; F(4x4) every way it may: numpy's stages, one Numba call, and chunks of 5 tiles (a partial
+# last chunk, several per worker) and 16 (more than a worker's share).
+@pytest.mark.parametrize(("tile", "way"), [(2, None), (4, "stages"), (4, "one call"), (4, 5), (4, 16)])
 @pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
 @pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full")])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_winograd_matches_the_reference(tile, pass_, op, mode, dtype):
+def test_winograd_matches_the_reference(tile, way, pass_, op, mode, dtype):
     from kernels._winograd import WinogradLayer
 
-    # 13 x 10 outputs in valid mode: partial tiles at the bottom and right for both tile sizes.
+    # 13 x 10 outputs in valid mode: partial tiles at the bottom and right for both tile sizes; 2 images of 4 x 3
+    # tiles (valid) to 5 x 4 (full).
     problem = Problem(op, mode, (15, 12), (3, 3), dtype, 2, 2, 3, 5, pass_)
     first, second = layer_inputs(problem, seed=3)
-    prepared = WinogradLayer(problem, first, second, tile=tile)
+    prepared = WinogradLayer(problem, first, second, tile=tile, way=way)
+    if tile == 4:
+        named = {"stages": "F(4x4) by stages", "one call": "F(4x4) one call"}
+        assert named.get(way, f"in chunks of {way} tiles") in prepared.notes
+    # Poison every work buffer: prepare's first calls by stages fill them, which would hide a product never made.
+    for buffer in (prepared._v, prepared._m, *(prepared._fused or ())):
+        buffer[...] = np.nan
     prepared()
     expected = reference_layer(problem, first, second)
     error = np.abs(prepared.result() - expected).max()
     # Lavin and Gray's fp32 maxima were 1.5e-5..5.3e-5 for F(2x2) and 2.8e-4..1.1e-3 for F(4x4) on deep layers;
     # these layers sum far fewer terms.
     assert error <= {("float32", 2): 2e-5, ("float32", 4): 1e-4}.get((dtype, tile), 1e-12)
-
-
-@pytest.mark.parametrize("way", [5, 16, "one call"])
-@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
-@pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full")])
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_winograd_in_chunks_or_one_call_matches_the_stages(way, pass_, op, mode, dtype):
-    from kernels._winograd import WinogradLayer
-
-    # 2 images of 4 x 3 tiles (valid) to 5 x 4 (full): a chunk of 5 leaves a partial last chunk, several per worker;
-    # 16 is more than a worker's share.
-    problem = Problem(op, mode, (15, 12), (3, 3), dtype, 2, 2, 3, 5, pass_)
-    first, second = layer_inputs(problem, seed=4)
-    other = WinogradLayer(problem, first, second, way=way)
-    stages = WinogradLayer(problem, first, second, way="stages")
-    # Poison every work buffer: prepare's first calls by stages fill them, which would hide a product never made.
-    for buffer in (other._v, other._m, *(other._fused or ())):
-        buffer[...] = np.nan
-    other(), stages()
-    assert (f"in chunks of {way} tiles" if way != "one call" else "F(4x4) one call") in other.notes
-    assert "by stages" in stages.notes
-    expected = reference_layer(problem, first, second)
-    tolerance = {"float32": 1e-4, "float64": 1e-12}[dtype]
-    assert np.abs(other.result() - expected).max() <= tolerance
-    assert np.abs(other.result() - stages.result()).max() <= tolerance
 
 
 def test_winograd_keeps_the_fastest_way_and_refuses_unknown_ones():
@@ -292,14 +279,7 @@ def test_torch_peer_computes_every_pass(pass_, op, mode, dtype):
 
 
 @settings(max_examples=30, deadline=None)
-@given(
-    op=st.sampled_from(["corr", "conv"]),
-    mode=st.sampled_from(["full", "same", "valid"]),
-    image=st.tuples(st.integers(3, 9), st.integers(3, 9)),
-    kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-    channels=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
-    seed=st.integers(0, 1000),
-)
+@given(**SMALL_LAYERS)
 def test_backward_passes_equal_autograd_of_the_forward_pass(op, mode, image, kernel, channels, seed):
     torch = pytest.importorskip("torch", reason="PyTorch, installed by hand")
     from kernels import get_backend
