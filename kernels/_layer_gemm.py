@@ -179,6 +179,8 @@ class GemmLayer(LayerPrepared):
 
         Returns the note for the row's ``reason``: which way won, with the times measured.
         """
+        if rows is not None and not (isinstance(rows, int) and rows >= 0):
+            raise ValueError(f"im2col rows per block {rows!r}; acceptable: 0 (the whole unfold) or a count > 0")
         ok, why = numba_blas_available()
         if not ok or rows == 0:
             return f"; whole unfold ({why})" if not ok else "; whole unfold (as asked)"

@@ -311,11 +311,11 @@ class WinogradLayer(LayerPrepared):
         way, untimed. Returns the note for the row's ``reason``: which way won,
         with the times measured.
         """
+        if way is not None and way not in WAYS and not (isinstance(way, int) and way > 0):
+            raise ValueError(f"Winograd way {way!r}; acceptable ways are {', '.join(map(repr, WAYS))} or a chunk > 0")
         ok, why = numba_blas_available()
         if not ok or way == "stages":
             return f"; F(4x4) by stages ({why})" if not ok else "; F(4x4) by stages (as asked)"
-        if way is not None and way != "one call" and not (isinstance(way, int) and way > 0):
-            raise ValueError(f"Winograd way {way!r}; acceptable ways are {', '.join(map(repr, WAYS))} or a chunk > 0")
         workers, dtype = self.problem.threads, self.problem.np_dtype
         candidates = ["stages", "one call", *FUSED_CHUNKS] if way is None else [way]
         times = {}

@@ -138,6 +138,8 @@ def test_gemm_forward_keeps_the_faster_of_the_whole_unfold_and_blocks():
     assert whole._blocks is None and whole.notes.endswith("whole unfold (as asked)")
     backward = dataclasses.replace(problem, pass_="backward-data")
     assert "unfold" not in GemmLayer(backward, *layer_inputs(backward)).notes  # the forward pass only
+    with pytest.raises(ValueError, match="rows per block -2; acceptable: 0 .* or a count > 0"):
+        GemmLayer(problem, *layer_inputs(problem), rows=-2)
 
 
 @pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
