@@ -20,6 +20,7 @@ Crossovers between these models and the measured times are in
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -80,16 +81,32 @@ def problem_work(backend: str, method: str, problem: Problem) -> float:
 
 def _fit_relative(x: np.ndarray, t: np.ndarray) -> tuple[float, float]:
     """``(slope, intercept) >= 0`` minimising sum(((slope*x + intercept) / t - 1)^2)."""
-    design = np.column_stack([x / t, 1.0 / t])
-    if len(t) >= 2:
-        (slope, intercept), *_ = np.linalg.lstsq(design, np.ones_like(t), rcond=None)
-        if slope >= 0 and intercept >= 0:
-            return float(slope), float(intercept)
-    # A negative term means the data cannot support it: keep the other one alone.
-    slope = float(np.sum(x / t) / np.sum((x / t) ** 2))
-    intercept = float(len(t) / np.sum(1.0 / t))
-    keep_slope = np.mean((slope * x / t - 1) ** 2) <= np.mean((intercept / t - 1) ** 2)
-    return (slope, 0.0) if keep_slope else (0.0, intercept)
+    slope, intercept = fit_relative_terms(np.column_stack([x, np.ones_like(x, dtype=float)]), t)
+    return slope, intercept
+
+
+def fit_relative_terms(terms: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Coefficients ``>= 0`` of the columns of ``terms`` minimising sum(((terms @ c) / t - 1)^2).
+
+    Every subset of the columns is fitted by least squares and the best fit
+    whose coefficients are all non-negative is kept: a negative coefficient
+    means the data cannot support that term, so it is dropped (set to 0).
+    """
+    scaled = terms / t[:, None]
+    target = np.ones_like(t, dtype=float)
+    best, best_error = np.zeros(terms.shape[1]), np.inf
+    for size in range(1, terms.shape[1] + 1):
+        for columns in itertools.combinations(range(terms.shape[1]), size):
+            if len(t) < size:
+                continue
+            coefficients, *_ = np.linalg.lstsq(scaled[:, columns], target, rcond=None)
+            if np.any(coefficients < 0):
+                continue
+            error = float(np.mean((scaled[:, columns] @ coefficients - 1.0) ** 2))
+            if error < best_error - 1e-15:
+                best, best_error = np.zeros(terms.shape[1]), error
+                best[list(columns)] = coefficients
+    return best
 
 
 def _rms_relative(predicted: np.ndarray, t: np.ndarray) -> float:

@@ -182,12 +182,14 @@ def _layer_section(layers: pd.DataFrame) -> list[str]:
         markdown_table(counts, {"pass": "pass", "winner": "fastest", "cases": "cases",
                                 "median_margin": "median margin"}),  # fmt: skip
         "",
-        "Layer cost models: one per backend and pass over every layer, `t = slope * work + intercept`, with "
-        "the channels inside the work (direct and im2col: B K C n² oh ow multiply-adds; FFT: its transforms "
-        "and weighted complex products; Winograd: its tile counts).",
+        "Layer cost models: one per backend and pass over every layer, `t = slope * work + per_byte * bytes + "
+        "intercept`, with the channels inside the work (direct and im2col: B K C n² oh ow multiply-adds; FFT: its "
+        "transforms and weighted complex products; Winograd: its tile counts) and in the bytes a call must move "
+        "(inputs and output, Winograd's transformed tiles and filters, im2col's columns).",
         "",
         markdown_table(models.assign(rms_pct=100 * models["rms_rel"]), {"backend": "backend", "pass": "pass",
-                       "slope": "slope (s / unit)", "intercept": "intercept (s)", "rms_pct": "rms %",
+                       "slope": "slope (s / unit)", "per_byte": "per byte (s)", "intercept": "intercept (s)",
+                       "rms_pct": "rms %",
                        "points": "points"}) if not models.empty else "No layer models.",  # fmt: skip
         "",
     ]

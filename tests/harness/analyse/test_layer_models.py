@@ -9,6 +9,7 @@ from harness.analyse.layer_models import (
     crossover_surface,
     fit_layer_models,
     held_out_choices,
+    layer_bytes,
     layer_rows,
     layer_winners,
     layer_work,
@@ -57,6 +58,22 @@ def test_models_recover_the_laws_across_channels():
     assert models["fftw"].slope == pytest.approx(FFT_SLOPE, rel=1e-9)
     assert models["fftw"].intercept == pytest.approx(FFT_INTERCEPT, rel=1e-6)
     assert models["numba-cpu"].points == 12 and models["numba-cpu"].rms_rel < 1e-9
+
+
+def test_a_backend_bound_by_memory_gets_a_per_byte_term():
+    # A backend whose time is its bytes (im2col's columns written and read, say), not its multiply-adds:
+    # the work term alone cannot fit it across layers; the bytes term recovers it exactly.
+    rows = []
+    for image, n, c in LAYERS:
+        for batch in (1, 8):
+            problem = Problem("corr", "same", (image, image), (n, n), "float32", 2, batch, c, c)
+            rows.append(_row("im2col-gemm", "gemm", problem, 2e-10 * layer_bytes("gemm", problem) + 5e-5))
+    (model,) = fit_layer_models(layer_rows(pd.DataFrame(rows)))
+    assert model.per_byte == pytest.approx(2e-10, rel=1e-6) and model.intercept == pytest.approx(5e-5, rel=1e-4)
+    assert model.slope == 0 and model.rms_rel < 1e-9
+    problem = Problem("corr", "same", (28, 28), (3, 3), "float32", 2, 8, 64, 64)
+    columns = 2 * 8 * 64 * 9 * 28 * 28  # written and read, beside the inputs and output
+    assert layer_bytes("gemm", problem) == 4 * (8 * 64 * 28 * 28 * 2 + 64 * 64 * 9 + columns)
 
 
 def test_held_out_layers_are_chosen_by_models_that_never_saw_them():
