@@ -61,10 +61,9 @@ class TorchLayerPass(PreparedBase):
         if uneven and problem.pass_ == "backward-weights":
             first = pad_images(problem, first)
         self._crop = None
-        if problem.pass_ == "forward":
+        if problem.pass_ != "backward-weights":  # the filters; conv2d correlates
             second = oriented(problem, second)
-        elif problem.pass_ == "backward-data":
-            second = oriented(problem, second)
+        if problem.pass_ == "backward-data":
             # The gradient of the images as conv2d saw them: padded when PyTorch could not pad them itself.
             spatial = problem.padded_shape if uneven else problem.image_shape
             self._shape_of_input = (problem.batch, problem.in_channels, *spatial)
