@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ._layer_direct import LayerPrepared
-from ._layer_loops import fold, pad_into, unfold, unfold_product
+from ._layer_loops import fold, pad_into, unfold, unfold_product, unfold_weights_product
 from ._layers import oriented, output_shape
 from ._parallel import numba_blas_available
 from ._problem import Problem
@@ -143,8 +143,9 @@ BLOCK_PIXELS = (128, 256, 512)
 class GemmLayer(LayerPrepared):
     """One pass of a layer by im2col and BLAS; the call is the timed work, the output stays in its buffer.
 
-    The forward pass may run by blocks of output rows, each unfolded and
-    multiplied while in cache (:func:`kernels._layer_loops.unfold_product`):
+    The forward pass and the weight gradient may run by blocks of output
+    rows, each unfolded and multiplied while in cache
+    (:func:`kernels._layer_loops.unfold_product`, ``unfold_weights_product``):
     by default ``prepare`` times the whole unfold and one product per image
     against blocks of :data:`BLOCK_PIXELS` and keeps the fastest (the times
     are in ``notes``); ``rows`` = 0 keeps the whole unfold, a positive count
@@ -170,7 +171,7 @@ class GemmLayer(LayerPrepared):
         self._blocks = None  # the forward pass's work buffers by blocks, once blocks have won
         with self.stage("compile"):
             self._run()
-        if problem.pass_ == "forward" and not self._pointwise:
+        if problem.pass_ != "backward-data" and not self._pointwise:
             with self.stage("plan"):
                 self.notes += self._choose_blocks(rows)
 
@@ -190,9 +191,13 @@ class GemmLayer(LayerPrepared):
         candidates = sorted({min(oh, max(1, round(p / ow))) for p in BLOCK_PIXELS}) if rows is None else [rows]
         times, buffers = {"whole": best_seconds(self._run)} if rows is None else {}, {"whole": None}
         for count in candidates:
-            columns, products = (workers, depth, count * ow), (workers, problem.out_channels, count * ow)
-            self._blocks = buffers[count] = (np.empty(columns, dtype), np.empty(products, dtype))
-            self._run()  # compiles (or loads) unfold_product, which loads SciPy's BLAS for Numba
+            # Each worker's columns, and its block of the products (forward) or of the output gradients.
+            columns, block = (workers, depth, count * ow), (workers, problem.out_channels, count * ow)
+            work = (np.empty(columns, dtype), np.empty(block, dtype))
+            if problem.pass_ == "backward-weights":  # each worker's sum of products, and one product
+                work += (np.empty((workers, 2, problem.out_channels, depth), dtype),)
+            self._blocks = buffers[count] = work
+            self._run()  # compiles (or loads) the Numba loop, which loads SciPy's BLAS for Numba
             blas_controllers(refresh=True)
             times[count] = best_seconds(self._run)
         best = min(times, key=times.get)
@@ -218,6 +223,10 @@ class GemmLayer(LayerPrepared):
             np.matmul(self._filter_matrix().T, self._output_grads(), out=self._cols)
             if not self._pointwise:
                 fold(self._cols, self._padded, kh, kw)
+        elif self._blocks is not None:
+            pad_into(self.first, self._padded, top, left)
+            with one_blas_thread(problem.threads):
+                unfold_weights_product(self._padded, self.second, self._out, kh, kw, *self._blocks)
         else:
             if not self._pointwise:
                 pad_into(self.first, self._padded, top, left)

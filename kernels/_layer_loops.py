@@ -148,3 +148,43 @@ def unfold_product(xp, w, out, kh, kw, cols_work, product_work):
             for k in range(filters):
                 for y in range(count):
                     out[b, k, y0 + y, :] = product[k, y * ow : (y + 1) * ow]
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def unfold_weights_product(xp, dy, dw, kh, kw, cols_work, grads_work, sums):
+    """im2col's weight gradient by blocks of output rows: ``dw = sum over blocks of dy_block @ unfold_block^T``.
+
+    ``dw`` is the K x (C kh kw) gradient. Each worker of ``cols_work``
+    (workers x C kh kw x rows ow), ``grads_work`` (workers x K x rows ow) and
+    ``sums`` (workers x 2 x K x C kh kw: its sum, and one product) takes blocks
+    ``worker``, ``worker + workers``, ... as :func:`unfold_product` does,
+    multiplies the block's output gradients by its columns (BLAS from Numba,
+    one thread per call) and adds the product to its own sum; ``dw`` is the
+    workers' total. A partial last block's columns past its rows are zeroed,
+    so that they add nothing.
+    """
+    batch, channels = xp.shape[0], xp.shape[1]
+    filters, oh, ow = dy.shape[1], dy.shape[2], dy.shape[3]
+    workers, rows = cols_work.shape[0], cols_work.shape[2] // ow
+    per_image = (oh + rows - 1) // rows
+    for worker in prange(workers):
+        cols, grads, total, product = cols_work[worker], grads_work[worker], sums[worker, 0], sums[worker, 1]
+        total[...] = 0
+        for q in range(worker, batch * per_image, workers):
+            b, y0 = q // per_image, (q % per_image) * rows
+            count = min(rows, oh - y0)
+            for r in range(channels * kh * kw):
+                c, i, j = r // (kh * kw), (r // kw) % kh, r % kw
+                for y in range(count):
+                    cols[r, y * ow : (y + 1) * ow] = xp[b, c, y0 + y + i, j : j + ow]
+                cols[r, count * ow :] = 0
+            for k in range(filters):
+                for y in range(count):
+                    grads[k, y * ow : (y + 1) * ow] = dy[b, k, y0 + y, :]
+                grads[k, count * ow :] = 0
+            np.dot(grads, cols.T, product)
+            total += product
+    for k in prange(filters):
+        dw[k, :] = sums[0, 0, k, :]
+        for worker in range(1, workers):
+            dw[k, :] += sums[worker, 0, k, :]

@@ -111,18 +111,22 @@ def test_cpu_layer_algorithms_match_the_reference(algorithm, pass_, op, mode, dt
 
 
 @pytest.mark.parametrize("rows", [1, 4, 40])
+@pytest.mark.parametrize("pass_", ["forward", "backward-weights"])
 @pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full"), ("conv", "same")])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_gemm_forward_by_blocks_of_rows_matches_the_reference(rows, op, mode, dtype):
+def test_gemm_by_blocks_of_rows_matches_the_reference(rows, pass_, op, mode, dtype):
     from kernels._layer_gemm import GemmLayer
 
     # 9 to 13 output rows: blocks of 4 leave a partial last block; 40 is one block per image, longer than it.
-    problem = Problem(op, mode, (11, 9), (3, 4), dtype, 2, 2, 3, 5)
+    problem = Problem(op, mode, (11, 9), (3, 4), dtype, 2, 2, 3, 5, pass_)
     first, second = layer_inputs(problem, seed=8)
     prepared = GemmLayer(problem, first, second, rows=rows)
-    prepared()
     assert f"blocks of {rows} output rows" in prepared.notes
-    tolerance = problem.in_channels * 12 * np.finfo(dtype).eps * 4
+    for buffer in prepared._blocks:  # poisoned: a partial block's stale columns must add nothing
+        buffer[...] = np.nan
+    prepared()
+    terms = problem.in_channels * 12 if pass_ == "forward" else problem.batch * problem.outputs
+    tolerance = terms * np.finfo(dtype).eps * 4
     assert np.abs(prepared.result() - reference_layer(problem, first, second)).max() <= tolerance
 
 
@@ -137,7 +141,7 @@ def test_gemm_forward_keeps_the_faster_of_the_whole_unfold_and_blocks():
     whole = GemmLayer(problem, *layer_inputs(problem), rows=0)
     assert whole._blocks is None and whole.notes.endswith("whole unfold (as asked)")
     backward = dataclasses.replace(problem, pass_="backward-data")
-    assert "unfold" not in GemmLayer(backward, *layer_inputs(backward)).notes  # the forward pass only
+    assert "unfold" not in GemmLayer(backward, *layer_inputs(backward)).notes  # forward and weights only
     with pytest.raises(ValueError, match="rows per block -2; acceptable: 0 .* or a count > 0"):
         GemmLayer(problem, *layer_inputs(problem), rows=-2)
 
@@ -210,14 +214,16 @@ def test_winograd_keeps_the_fastest_way_and_refuses_unknown_ones():
         WinogradLayer(problem, *layer_inputs(problem), tile=2, way=16)
 
 
-def test_winograd_memory_estimate_counts_the_threads_sums_of_the_weight_gradient():
+def test_memory_estimates_count_the_threads_sums_of_the_weight_gradient():
     from kernels import get_backend
 
-    backend = get_backend("winograd")
     forward = Problem("corr", "same", (7, 7), (3, 3), "float32", 2, 1, 512, 512)
     weights = dataclasses.replace(forward, pass_="backward-weights")
-    # Two threads' 37 planes of 512 x 512 sums: 77.6 MB that the forward pass does not need.
-    assert backend.memory_bytes(weights) - backend.memory_bytes(forward) >= 2 * 37 * 512 * 512 * 4
+    # Winograd: two threads' 37 planes of 512 x 512 sums, 77.6 MB that the forward pass does not need;
+    # im2col's blocks: two threads' sum and product of 512 x 4608.
+    winograd, gemm = get_backend("winograd"), get_backend("im2col-gemm")
+    assert winograd.memory_bytes(weights) - winograd.memory_bytes(forward) >= 2 * 37 * 512 * 512 * 4
+    assert gemm.memory_bytes(weights) - gemm.memory_bytes(forward) >= 2 * 2 * 512 * 4608 * 4
 
 
 def test_winograd_with_filters_transformed_once_gives_the_same_output():
