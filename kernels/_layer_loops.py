@@ -119,6 +119,17 @@ def fold(cols, grad, kh, kw):
                     grad[b, c, y + i, j : j + ow] += cols[b, r, y * ow : (y + 1) * ow]
 
 
+@njit(inline="always")
+def _unfold_block(xp, b, y0, count, kh, kw, cols):
+    """``cols`` = the im2col columns of image ``b``'s output rows ``y0 .. y0 + count``; zero past them."""
+    ow = xp.shape[3] - kw + 1
+    for r in range(xp.shape[1] * kh * kw):
+        c, i, j = r // (kh * kw), (r // kw) % kh, r % kw
+        for y in range(count):
+            cols[r, y * ow : (y + 1) * ow] = xp[b, c, y0 + y + i, j : j + ow]
+        cols[r, count * ow :] = 0
+
+
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
 def unfold_product(xp, w, out, kh, kw, cols_work, product_work):
     """im2col forward by blocks of output rows: ``out[b, :, rows] = w @ unfold(xp[b])[:, rows]``.
@@ -129,9 +140,9 @@ def unfold_product(xp, w, out, kh, kw, cols_work, product_work):
     output rows each): it unfolds the block's columns, multiplies them by ``w``
     (BLAS from Numba; one thread per call, the caller's to set) and copies the
     product into ``out``, while the columns are in its cache. A last, partial
-    block multiplies stale columns whose products are never copied out.
+    block's columns past its rows are zero, and their products never copied out.
     """
-    batch, channels = xp.shape[0], xp.shape[1]
+    batch = xp.shape[0]
     filters, oh, ow = out.shape[1], out.shape[2], out.shape[3]
     workers, rows = cols_work.shape[0], cols_work.shape[2] // ow
     per_image = (oh + rows - 1) // rows
@@ -140,10 +151,7 @@ def unfold_product(xp, w, out, kh, kw, cols_work, product_work):
         for q in range(worker, batch * per_image, workers):
             b, y0 = q // per_image, (q % per_image) * rows
             count = min(rows, oh - y0)
-            for r in range(channels * kh * kw):
-                c, i, j = r // (kh * kw), (r // kw) % kh, r % kw
-                for y in range(count):
-                    cols[r, y * ow : (y + 1) * ow] = xp[b, c, y0 + y + i, j : j + ow]
+            _unfold_block(xp, b, y0, count, kh, kw, cols)
             np.dot(w, cols, product)
             for k in range(filters):
                 for y in range(count):
@@ -160,10 +168,10 @@ def unfold_weights_product(xp, dy, dw, kh, kw, cols_work, grads_work, sums):
     ``worker``, ``worker + workers``, ... as :func:`unfold_product` does,
     multiplies the block's output gradients by its columns (BLAS from Numba,
     one thread per call) and adds the product to its own sum; ``dw`` is the
-    workers' total. A partial last block's columns past its rows are zeroed,
-    so that they add nothing.
+    workers' total. A partial last block's columns and gradients past its rows
+    are zeroed, so that they add nothing.
     """
-    batch, channels = xp.shape[0], xp.shape[1]
+    batch = xp.shape[0]
     filters, oh, ow = dy.shape[1], dy.shape[2], dy.shape[3]
     workers, rows = cols_work.shape[0], cols_work.shape[2] // ow
     per_image = (oh + rows - 1) // rows
@@ -173,11 +181,7 @@ def unfold_weights_product(xp, dy, dw, kh, kw, cols_work, grads_work, sums):
         for q in range(worker, batch * per_image, workers):
             b, y0 = q // per_image, (q % per_image) * rows
             count = min(rows, oh - y0)
-            for r in range(channels * kh * kw):
-                c, i, j = r // (kh * kw), (r // kw) % kh, r % kw
-                for y in range(count):
-                    cols[r, y * ow : (y + 1) * ow] = xp[b, c, y0 + y + i, j : j + ow]
-                cols[r, count * ow :] = 0
+            _unfold_block(xp, b, y0, count, kh, kw, cols)
             for k in range(filters):
                 for y in range(count):
                     grads[k, y * ow : (y + 1) * ow] = dy[b, k, y0 + y, :]
