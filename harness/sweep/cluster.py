@@ -237,6 +237,7 @@ class _Job:
     alone: str = ""  # why this backend runs alone (the whole case crashed or hung)
     siblings: list | None = None  # [backends of the split case still to report], shared by its lone jobs
     submitted: float = 0.0
+    exclusive: bool = False  # runs with nothing else in flight: the retry of a lone job whose worker died
 
 
 def run_on_cluster(config: SweepConfig, out_dir: Path, settings: ClusterSettings, resume: bool, progress):
@@ -356,8 +357,15 @@ class _ClusterRunner:
             self._enforce_hard_limit(queues)
 
     def _fill(self, queues: dict) -> None:
-        busy = collections.Counter(job.slot for job in self.in_flight.values())
         addresses = {}  # read from the scheduler once per fill, and only when a job is pinned
+        if any(job.exclusive for job in self.in_flight.values()):
+            return
+        waiting = [queue for queue in queues.values() if queue and queue[0].exclusive]
+        if waiting:  # let the cluster drain, then run it with nothing beside it
+            if not self.in_flight:
+                self._submit(waiting[0].popleft(), addresses)
+            return
+        busy = collections.Counter(job.slot for job in self.in_flight.values())
         for slot, queue in queues.items():
             capacity = 1 if slot is not None else len(self.slots)
             while queue and busy[slot] < capacity:
@@ -420,7 +428,17 @@ class _ClusterRunner:
         self.progress.case_finished(job.case, rows)
 
     def _split(self, job: _Job, status: str, reason: str, queues: dict) -> None:
-        """After a crash or hang: one backend at a time, first in line; a lone backend gets its row."""
+        """After a crash or hang: one backend at a time, first in line; a lone backend gets its row.
+
+        A lone backend whose worker died may have been a bystander: Dask assigns
+        waiting jobs to a worker before its slot is free, and a crash there kills
+        them too (CI saw numba-cpu's row say "killed the worker" beside a
+        segfaulting backend). So it runs once more with nothing else in flight,
+        and only a death then is its own.
+        """
+        if len(job.names) == 1 and status == "error" and not job.exclusive:
+            queues[job.slot].appendleft(dataclasses.replace(job, exclusive=True))
+            return
         if len(job.names) == 1:
             row = failed_row(job.case, job.names[0], status, reason, self.run_id)
             self._record(job, [row])

@@ -5,6 +5,7 @@ from a shared host and every row says so; what is tested is what the cluster
 machinery promises: the case keys, nothing lost, nothing duplicated.
 """
 
+import collections
 import itertools
 import os
 import signal
@@ -187,6 +188,30 @@ def test_segfaulting_backend_on_a_cluster_costs_only_its_own_row(with_plugin, tm
     assert frame.loc["crashy", "status"] == "error" and "killed the worker" in frame.loc["crashy", "reason"]
     for name in ("numba-cpu", "demo-direct"):
         assert frame.loc[name, "status"] == "ok" and "timed alone" in frame.loc[name, "reason"]
+
+
+def test_a_lone_backend_killed_beside_a_crash_runs_once_more_with_nothing_else_before_its_error_row():
+    # CI saw numba-cpu's lone job marked "killed the worker" because Dask had queued it on the worker that the
+    # segfaulting backend took down. It must run once more alone on the cluster; only a second death is its own.
+    runner = cluster_module._ClusterRunner.__new__(cluster_module._ClusterRunner)
+    runner.in_flight, runner.run_id, submitted, recorded = {}, "run", [], []
+    runner._submit = lambda job, addresses: (submitted.append(job), runner.in_flight.__setitem__(len(submitted), job))
+    runner._record = lambda job, rows: recorded.append(rows)
+    case = _config([32], backends=("numba-cpu",)).cases[0]
+    lone, other = cluster_module._Job(case, ["numba-cpu"], None), cluster_module._Job(case, ["demo-direct"], None)
+    queues = {None: collections.deque([other])}
+    runner._split(lone, "error", "killed the worker", queues)
+    assert not recorded and queues[None][0].exclusive and queues[None][0].names == ["numba-cpu"]
+    runner.in_flight["running"] = other
+    runner._fill(queues)
+    assert submitted == []  # waits until nothing else is in flight
+    del runner.in_flight["running"]
+    runner._fill(queues)
+    runner._fill(queues)
+    assert [job.names for job in submitted] == [["numba-cpu"]]  # and nothing beside it
+    runner._split(submitted[0], "error", "killed the worker", queues)
+    (rows,) = recorded
+    assert rows[0]["status"] == "error" and "killed the worker" in rows[0]["reason"]
 
 
 class _CloseCluster(Progress):
