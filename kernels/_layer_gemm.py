@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -105,6 +105,25 @@ def best_seconds(call, trials: int = 3) -> float:
     return min(times)
 
 
+def keep_fastest(run: Callable[[], None], install: Callable[[object], None], candidates: dict) -> tuple[object, str]:
+    """Time ``run`` with each of ``candidates`` (name -> state) installed; install the fastest and return its name.
+
+    Each candidate's first call compiles (or loads) its Numba loop, which may
+    load SciPy's BLAS for Numba, so the BLAS controllers are found again
+    before it is timed (:func:`best_seconds`). Also returns the times, as
+    ``"name: t ms, ..."`` for the row's ``reason``.
+    """
+    times = {}
+    for name, state in candidates.items():
+        install(state)
+        run()
+        blas_controllers(refresh=True)
+        times[name] = best_seconds(run)
+    best = min(times, key=times.get)
+    install(candidates[best])
+    return best, ", ".join(f"{name}: {seconds * 1e3:.3g} ms" for name, seconds in times.items())
+
+
 def faster_split(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int, trials: int = 3) -> bool:
     """Whether :func:`stacked_matmul` is faster split across threads than as numpy's loop, on these arrays.
 
@@ -188,21 +207,15 @@ class GemmLayer(LayerPrepared):
         problem, dtype = self.problem, self.problem.np_dtype
         (oh, ow), workers = problem.out_shape, problem.threads
         depth = problem.in_channels * math.prod(problem.kernel_shape)
-        candidates = sorted({min(oh, max(1, round(p / ow))) for p in BLOCK_PIXELS}) if rows is None else [rows]
-        times, buffers = {"whole": best_seconds(self._run)} if rows is None else {}, {"whole": None}
-        for count in candidates:
+        counts = sorted({min(oh, max(1, round(p / ow))) for p in BLOCK_PIXELS}) if rows is None else [rows]
+        candidates = {"whole": None} if rows is None else {}
+        for count in counts:
             # Each worker's columns, and its block of the products (forward) or of the output gradients.
             columns, block = (workers, depth, count * ow), (workers, problem.out_channels, count * ow)
-            work = (np.empty(columns, dtype), np.empty(block, dtype))
+            candidates[count] = (np.empty(columns, dtype), np.empty(block, dtype))
             if problem.pass_ == "backward-weights":  # each worker's sum of products, and one product
-                work += (np.empty((workers, 2, problem.out_channels, depth), dtype),)
-            self._blocks = buffers[count] = work
-            self._run()  # compiles (or loads) the Numba loop, which loads SciPy's BLAS for Numba
-            blas_controllers(refresh=True)
-            times[count] = best_seconds(self._run)
-        best = min(times, key=times.get)
-        self._blocks = buffers[best]
-        measured = ", ".join(f"{name}: {seconds * 1e3:.3g} ms" for name, seconds in times.items())
+                candidates[count] += (np.empty((workers, 2, problem.out_channels, depth), dtype),)
+        best, measured = keep_fastest(self._run, lambda blocks: setattr(self, "_blocks", blocks), candidates)
         way = "whole unfold" if best == "whole" else f"blocks of {best} output rows"
         return f"; {way} (timed in prepare, by rows per block: {measured})"
 

@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._layer_direct import LayerPrepared
-from ._layer_gemm import StackedProducts, best_seconds, blas_controllers, limit_blas, one_blas_thread
+from ._layer_gemm import StackedProducts, keep_fastest, limit_blas, one_blas_thread
 from ._layers import data_gradient_padding, oriented, output_shape
 from ._parallel import numba_blas_available
 from ._problem import Problem
@@ -241,7 +241,7 @@ class WinogradLayer(LayerPrepared):
     Numba call, or in chunks of tiles (:mod:`kernels._winograd_fused`): by
     default ``prepare`` times them (chunks of :data:`FUSED_CHUNKS` tiles) and
     keeps the fastest, the times in ``notes``; ``way`` (one of :data:`WAYS`
-    or a chunk of tiles) runs one way, untimed.
+    or a chunk of tiles) runs that way alone (still timed, for the note).
 
     Raises
     ------
@@ -308,7 +308,7 @@ class WinogradLayer(LayerPrepared):
         """Time the ways of running F(4x4) (:data:`WAYS`, chunks of :data:`FUSED_CHUNKS` tiles); keep the fastest.
 
         ``way`` given (a name of :data:`WAYS` or a chunk of tiles) runs that
-        way, untimed. Returns the note for the row's ``reason``: which way won,
+        way alone. Returns the note for the row's ``reason``: which way won,
         with the times measured.
         """
         if way is not None and way not in WAYS and not (isinstance(way, int) and way > 0):
@@ -317,23 +317,23 @@ class WinogradLayer(LayerPrepared):
         if not ok or way == "stages":
             return f"; F(4x4) by stages ({why})" if not ok else "; F(4x4) by stages (as asked)"
         workers, dtype = self.problem.threads, self.problem.np_dtype
-        candidates = ["stages", "one call", *FUSED_CHUNKS] if way is None else [way]
-        times = {}
-        for candidate in candidates:
-            if way is None and isinstance(candidate, int) and candidate > max(FUSED_CHUNKS[0], -(-tiles // workers)):
+        candidates = {}  # way -> (way, its chunks' buffers)
+        for candidate in ["stages", "one call", *FUSED_CHUNKS] if way is None else [way]:
+            if not isinstance(candidate, int):
+                candidates[candidate] = (candidate, None)
+                continue
+            if way is None and candidate > max(FUSED_CHUNKS[0], -(-tiles // workers)):
                 continue  # a chunk longer than a worker's share of the tiles would leave a worker idle
-            self._way, self._fused = candidate, None
-            if isinstance(candidate, int):
-                shape = (workers, 36, candidate)
-                self._fused = (np.empty((*shape, sources), dtype), np.empty((*shape, targets), dtype))
-                if self.problem.pass_ == "backward-weights":  # each worker's sums of products, and one product
-                    self._fused += (np.empty((workers, 37, sources, targets), dtype),)
-            self._run()  # compiles (or loads) the Numba loop calling BLAS, which loads SciPy's BLAS for Numba
-            blas_controllers(refresh=True)
-            times[candidate] = (best_seconds(self._run), self._fused)
-        self._way = min(times, key=lambda name: times[name][0])
-        self._fused = times[self._way][1]
-        measured = ", ".join(f"{name}: {seconds * 1e3:.3g} ms" for name, (seconds, _) in times.items())
+            shape = (workers, 36, candidate)
+            buffers = (np.empty((*shape, sources), dtype), np.empty((*shape, targets), dtype))
+            if self.problem.pass_ == "backward-weights":  # each worker's sums of products, and one product
+                buffers += (np.empty((workers, 37, sources, targets), dtype),)
+            candidates[candidate] = (candidate, buffers)
+
+        def install(state) -> None:
+            self._way, self._fused = state
+
+        _, measured = keep_fastest(self._run, install, candidates)
         chosen = f"in chunks of {self._way} tiles" if isinstance(self._way, int) else self._way
         return f"; F(4x4) {chosen} (timed in prepare: {measured})"
 
