@@ -4,7 +4,9 @@ An output tile of m x m is computed from an input tile of a x a (a = m + 2) as
 ``Y = A^T [ (G g G^T) * (B^T d B) ] A``: the products of all a^2 positions are
 multiplications instead of the direct method's 9 m^2. Across channels the
 pointwise products become a^2 matrix products, ``M[xi] = V[xi] (tiles x C)
-@ U[xi] (C x K)``, which numpy's matmul runs on BLAS. The three transforms are
+@ U[xi] (C x K)``, which numpy's matmul runs on BLAS, or our own
+register-blocked kernel on the filters transformed channels innermost
+(:mod:`kernels._inner_products`; nothing packed, no BLAS). The three transforms are
 Numba loops over channels-last data (the images are copied channels-last as
 they are padded), so their innermost loops run along the channels and
 vectorise; the filter transform is part of the timed call (in training the
@@ -27,20 +29,50 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._inner_products import stacked_products_abt
 from ._layer_direct import LayerPrepared
 from ._layer_gemm import StackedProducts, keep_fastest, limit_blas, one_blas_thread
 from ._layers import data_gradient_padding, oriented, output_shape
 from ._parallel import numba_blas_available
 from ._problem import Problem
-from ._winograd_fused import fused_f4, fused_weights_f4, staged_f4, staged_weights_f4
+from ._winograd_fused import (
+    fused_f4,
+    fused_weights_f4,
+    input_transform_f4,
+    output_transform_f4,
+    staged_f4,
+    staged_weights_f4,
+)
 
 # Tiles per chunk tried for the chunked F(4x4) (:mod:`kernels._winograd_fused`): V and M of a 64 x 64 layer's
 # chunk of 32 are 590 KB, within a core's L2 on the machines measured; fewer tiles keep both workers busy on
 # small images.
 FUSED_CHUNKS = (16, 32, 64)
-# The other ways F(4x4) may run: numpy's stages (Numba transforms, then the products on BLAS's threads), or the
-# same stages in one Numba call with BLAS called from Numba's threads (no hand-over of the cores between pools).
-WAYS = ("stages", "one call")
+# The other ways F(4x4) may run: numpy's stages (Numba transforms, then the products on BLAS's threads), the
+# same stages in one Numba call with BLAS called from Numba's threads (no hand-over of the cores between pools), or
+# the stages with the products by convbench's own kernel (:mod:`kernels._inner_products`: no BLAS, nothing packed).
+WAYS = ("stages", "one call", "own products")
+# Ways that call BLAS from Numba (``np.dot``), which needs SciPy (:func:`kernels._parallel.numba_blas_available`).
+_NUMBA_BLAS_WAYS = ("one call",)
+
+
+def ways_of(tile: int, pass_: str) -> tuple[str, ...]:
+    """The named ways F(tile x tile) may run ``pass_`` (F(4x4) also by chunks of tiles).
+
+    F(2x2) has no one-call way, and the weight gradient no own products: its
+    products run along the tiles, which its buffers hold as columns.
+    """
+    ways = WAYS if tile == 4 else tuple(w for w in WAYS if w != "one call")
+    return tuple(w for w in ways if w != "own products") if pass_ == "backward-weights" else ways
+
+
+def check_way(tile: int, pass_: str, way: str | int | None) -> None:
+    """``ValueError`` naming the acceptable ways, unless ``way`` is ``None``, in :func:`ways_of` or an F(4x4) chunk."""
+    names = ways_of(tile, pass_)
+    chunk = tile == 4 and isinstance(way, int) and not isinstance(way, bool) and way > 0
+    if way is not None and way not in names and not chunk:
+        allowed = ", ".join(map(repr, names)) + (" or a chunk > 0" if tile == 4 else "")
+        raise ValueError(f"Winograd way {way!r} for F({tile}x{tile}) {pass_}; acceptable ways are {allowed}")
 
 # The transforms of Lavin and Gray (their equations 7 and 9-11): B^T, G and A^T for each output tile size m.
 _F2 = (
@@ -238,15 +270,19 @@ class WinogradLayer(LayerPrepared):
     training step must.
 
     F(4x4) may run, every pass, by numpy's stages, by the same stages in one
-    Numba call, or in chunks of tiles (:mod:`kernels._winograd_fused`): by
-    default ``prepare`` times them (chunks of :data:`FUSED_CHUNKS` tiles) and
-    keeps the fastest, the times in ``notes``; ``way`` (one of :data:`WAYS`
-    or a chunk of tiles) runs that way alone (still timed, for the note).
+    Numba call, or in chunks of tiles (:mod:`kernels._winograd_fused`); both
+    sizes may run the forward and backward-data products by convbench's own
+    kernel (:mod:`kernels._inner_products`, on filters transformed channels
+    innermost). By default ``prepare`` times every way (chunks of
+    :data:`FUSED_CHUNKS` tiles) and keeps the fastest, the times in
+    ``notes``; ``way`` (one of :func:`ways_of` or a chunk of tiles) runs that
+    way alone (still timed, for the note).
 
     Raises
     ------
     ValueError
-        For other kernel sizes, filters once for backward-weights, or a tile other than 2 or 4.
+        For other kernel sizes, filters once for backward-weights, a tile other than 2 or 4, or a way not
+        :func:`ways_of` the tile and pass (nor, for F(4x4), a chunk of tiles).
     """
 
     def __init__(
@@ -263,8 +299,8 @@ class WinogradLayer(LayerPrepared):
             raise ValueError(f"Winograd F(m, 3x3) needs 3x3 filters, got {kh}x{kw}")
         if problem.pass_ == "backward-weights" and filters_once:
             raise ValueError("backward-weights has no fixed filters to transform once")
-        if tile != 4 and way not in (None, "stages"):
-            raise ValueError(f"Winograd way {way!r} is F(4x4)'s; F({tile}x{tile}) runs by stages")
+        transforms(tile, problem.np_dtype)  # refuses other tiles before anything is allocated
+        check_way(tile, problem.pass_, way)
         super().__init__(problem, first, second)
         self.tile, self.filters_once = tile, filters_once
         dtype = problem.np_dtype
@@ -274,7 +310,7 @@ class WinogradLayer(LayerPrepared):
         oh, ow = problem.out_shape if weights else output_shape(problem)[2:]  # the tiles cover the gradients
         self._tiles = (-(-oh // tile), -(-ow // tile))
         tiles = problem.batch * self._tiles[0] * self._tiles[1]
-        self._way, self._fused = "stages", None  # how F(4x4) runs (see _choose_way), and its chunks' buffers
+        self._way, self._fused = "stages", None  # how it runs (see _choose_way), and F(4x4)'s chunks' buffers
         if weights:
             self._weights_buffers(tiles, a, way)
             return
@@ -288,6 +324,8 @@ class WinogradLayer(LayerPrepared):
             rows, cols = self._tiles[0] * tile + 2, self._tiles[1] * tile + 2
             self._padded = np.zeros((problem.batch, rows, cols, sources), dtype)  # channels last
             self._u = np.empty((a * a, sources, targets), dtype)
+            # The filters transformed channels innermost, for the own products (freed if another way wins).
+            self._ut = np.empty((a * a, targets, sources), dtype) if way in (None, "own products") else None
             self._v = np.empty((a * a, tiles, sources), dtype)
             self._m = np.empty((a * a, tiles, targets), dtype)
             self._out = np.empty(output_shape(problem), dtype)
@@ -298,27 +336,34 @@ class WinogradLayer(LayerPrepared):
             self._run()
         with self.stage("plan"):
             self.notes += self._products.choose()
-            if tile == 4:
-                self.notes += self._choose_way(sources, targets, tiles, way)
+            self.notes += self._choose_way(sources, targets, tiles, way)
+            if self._way == "own products":  # the other ways' buffers are not needed any more
+                self._u = self._products = None
+            else:
+                self._ut = None
         if filters_once:
             with self.stage("kernel_spectrum"):
                 self._transform_filters()
 
     def _choose_way(self, sources: int, targets: int, tiles: int, way: str | int | None) -> str:
-        """Time the ways of running F(4x4) (:data:`WAYS`, chunks of :data:`FUSED_CHUNKS` tiles); keep the fastest.
+        """Time the ways of running (:func:`ways_of`, F(4x4)'s chunks of :data:`FUSED_CHUNKS` tiles); keep the fastest.
 
-        ``way`` given (a name of :data:`WAYS` or a chunk of tiles) runs that
-        way alone. Returns the note for the row's ``reason``: which way won,
-        with the times measured.
+        ``way`` given runs that way alone. Ways that call BLAS from Numba are
+        left out where Numba cannot. Returns the note for the row's
+        ``reason``: which way won, with the times measured.
         """
-        if way is not None and way not in WAYS and not (isinstance(way, int) and way > 0):
-            raise ValueError(f"Winograd way {way!r}; acceptable ways are {', '.join(map(repr, WAYS))} or a chunk > 0")
+        name = f"F({self.tile}x{self.tile})"
+        if way == "stages":
+            return f"; {name} by stages (as asked)"
         ok, why = numba_blas_available()
-        if not ok or way == "stages":
-            return f"; F(4x4) by stages ({why})" if not ok else "; F(4x4) by stages (as asked)"
         workers, dtype = self.problem.threads, self.problem.np_dtype
+        asked = [*ways_of(self.tile, self.problem.pass_), *(FUSED_CHUNKS if self.tile == 4 else ())]
+        if not ok:
+            asked = [w for w in asked if w not in _NUMBA_BLAS_WAYS and not isinstance(w, int)]
+            if way is not None and way not in asked:
+                return f"; {name} by stages ({why})"
         candidates = {}  # way -> (way, its chunks' buffers)
-        for candidate in ["stages", "one call", *FUSED_CHUNKS] if way is None else [way]:
+        for candidate in asked if way is None else [way]:
             if not isinstance(candidate, int):
                 candidates[candidate] = (candidate, None)
                 continue
@@ -330,12 +375,17 @@ class WinogradLayer(LayerPrepared):
                 buffers += (np.empty((workers, 37, sources, targets), dtype),)
             candidates[candidate] = (candidate, buffers)
 
+        if list(candidates) == ["stages"]:  # nothing to choose from
+            return f"; {name} by stages" + (f" ({why})" if why else "")
+
         def install(state) -> None:
             self._way, self._fused = state
+            if self.filters_once:  # each way reads the filters transformed in its own layout
+                self._transform_filters()
 
         _, measured = keep_fastest(self._run, install, candidates)
         chosen = f"in chunks of {self._way} tiles" if isinstance(self._way, int) else self._way
-        return f"; F(4x4) {chosen} (timed in prepare: {measured})"
+        return f"; {name} {chosen} (timed in prepare: {measured})"
 
     def _weights_buffers(self, tiles: int, a: int, way: str | int | None) -> None:
         """backward-weights: the padded images and the output gradients channels last, their transforms, compiled."""
@@ -357,8 +407,7 @@ class WinogradLayer(LayerPrepared):
             self._run()
         with self.stage("plan"):
             self.notes += self._products.choose()
-            if tile == 4:
-                self.notes += self._choose_way(c, k, tiles, way)
+            self.notes += self._choose_way(c, k, tiles, way)
 
     def _transform_filters(self) -> None:
         # Straight from views of the given filters (Numba reads any strides): no copy of them, which on
@@ -366,7 +415,10 @@ class WinogradLayer(LayerPrepared):
         filters = oriented(self.problem, self.second)
         if self.problem.pass_ == "backward-data":  # kernels._layers.data_gradient_filters, as a view
             filters = filters[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-        filter_transform(filters, self._g, self._u)
+        if self._way == "own products":  # ut[xi, k, c]: the same loop, on the filters' channels and filters swapped
+            filter_transform(filters.transpose(1, 0, 2, 3), self._g, self._ut)
+        else:
+            filter_transform(filters, self._g, self._u)
 
     def _run(self) -> None:
         top, left = self._offset
@@ -388,6 +440,16 @@ class WinogradLayer(LayerPrepared):
         pad_channels_last(self.first, self._padded, top, left)
         if not self.filters_once:
             self._transform_filters()
+        if self._way == "own products":  # every stage a Numba call on Numba's threads
+            if self.tile == 4:
+                input_transform_f4(self._padded, self._v, *self._tiles)
+                stacked_products_abt(self._v, self._ut, self._m)
+                output_transform_f4(self._m, self._out, *self._tiles)
+            else:
+                tile_transform(self._padded, self._bt, self._v, *self._tiles, self.tile)
+                stacked_products_abt(self._v, self._ut, self._m)
+                output_transform(self._m, self._at, self._out, *self._tiles)
+            return
         if self._way == "one call":
             with one_blas_thread(self.problem.threads):
                 staged_f4(self._padded, self._u, self._out, *self._tiles, self._v, self._m)

@@ -1,7 +1,9 @@
 """Winograd F(4x4, 3x3) in chunks of tiles, each transformed, multiplied and transformed back while in cache.
 
 Every pass: forward and backward-data (:func:`fused_f4`) and the weight
-gradient's products (:func:`fused_weights_f4`).
+gradient's products (:func:`fused_weights_f4`). The written-out transforms
+also run alone, for the stages in one call (:func:`staged_f4`) and those with
+our own products (:func:`input_transform_f4`, :func:`output_transform_f4`).
 
 The stage-by-stage layer (:mod:`kernels._winograd`) writes every tile's 36
 transformed channels for the whole batch, multiplies them, then reads the
@@ -197,6 +199,30 @@ def fused_weights_f4(src, grads, m, tiles_h, tiles_w, v_work, q_work, sums):
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def input_transform_f4(src, v, tiles_h, tiles_w):
+    """``v[xi, tile, c]``: every tile's ``B^T d B`` (written out, :func:`_bt`); parallel over rows of tiles."""
+    batch, channels = src.shape[0], src.shape[3]
+    per_image = tiles_h * tiles_w
+    for row in prange(batch * tiles_h):
+        b, th = row // tiles_h, row % tiles_h
+        half = np.empty((SPAN, SPAN, channels), src.dtype)
+        for tw in range(tiles_w):
+            _input_tile(src, b, th * TILE, tw * TILE, half, v, b * per_image + th * tiles_w + tw)
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def output_transform_f4(m, out, tiles_h, tiles_w):
+    """``out`` from every tile's products ``m[xi, tile, k]`` (``A^T M A``, cropped); parallel over rows of tiles."""
+    batch, filters = out.shape[0], out.shape[1]
+    per_image = tiles_h * tiles_w
+    for row in prange(batch * tiles_h):
+        b, th = row // tiles_h, row % tiles_h
+        half = np.empty((TILE, SPAN, filters), out.dtype)
+        for tw in range(tiles_w):
+            _output_tile(m, b * per_image + th * tiles_w + tw, half, out, b, th * TILE, tw * TILE)
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
 def staged_f4(src, u, out, tiles_h, tiles_w, v, m):
     """The stages of F(4x4, 3x3) in one Numba call: every tile's transform, then the products, then the outputs.
 
@@ -206,20 +232,10 @@ def staged_f4(src, u, out, tiles_h, tiles_w, v, m):
     Numba's threads to BLAS's and back. ``v`` (36 x tiles x C) and ``m``
     (36 x tiles x K) hold every tile; BLAS must run one thread per call.
     """
-    batch, channels, filters = src.shape[0], src.shape[3], out.shape[1]
-    per_image = tiles_h * tiles_w
-    for row in prange(batch * tiles_h):
-        b, th = row // tiles_h, row % tiles_h
-        half = np.empty((SPAN, SPAN, channels), src.dtype)
-        for tw in range(tiles_w):
-            _input_tile(src, b, th * TILE, tw * TILE, half, v, b * per_image + th * tiles_w + tw)
+    input_transform_f4(src, v, tiles_h, tiles_w)
     for xi in prange(SPAN * SPAN):
         np.dot(v[xi], u[xi], m[xi])
-    for row in prange(batch * tiles_h):
-        b, th = row // tiles_h, row % tiles_h
-        half = np.empty((TILE, SPAN, filters), src.dtype)
-        for tw in range(tiles_w):
-            _output_tile(m, b * per_image + th * tiles_w + tw, half, out, b, th * TILE, tw * TILE)
+    output_transform_f4(m, out, tiles_h, tiles_w)
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)

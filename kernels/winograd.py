@@ -18,7 +18,7 @@ from ._winograd import FUSED_CHUNKS, WinogradLayer
 
 
 class WinogradBackend(BackendBase):
-    """Winograd's F(m x m, 3x3) on the CPU: Numba transforms, BLAS products over channels."""
+    """Winograd's F(m x m, 3x3) on the CPU: Numba transforms, products over channels by BLAS or our own kernel."""
 
     name = "winograd"
     method = "winograd"
@@ -42,13 +42,15 @@ class WinogradBackend(BackendBase):
     def memory_bytes(self, problem: Problem) -> int:
         """The default, plus the transformed inputs, filters and products (a^2 planes of each).
 
-        F(4x4) adds the work buffers of its chunks (the largest tried) and, for
+        The filters' transform is counted twice outside backward-weights: both
+        layouts are held while ``prepare`` times the ways. F(4x4) adds the
+        work buffers of its chunks (the largest tried) and, for
         backward-weights, each thread's sums of the products.
         """
         a = self.tile + 2
         tiles = problem.batch * -(-problem.out_shape[0] // self.tile) * -(-problem.out_shape[1] // self.tile)
         c, k = problem.in_channels, problem.out_channels
-        planes = a * a * (tiles * (c + k) + c * k)
+        planes = a * a * (tiles * (c + k) + c * k * (1 if problem.pass_ == "backward-weights" else 2))
         if self.tile == 4:
             planes += problem.threads * a * a * max(FUSED_CHUNKS) * (c + k)
             if problem.pass_ == "backward-weights":

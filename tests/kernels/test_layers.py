@@ -170,23 +170,31 @@ def test_cpu_layer_inputs_of_the_wrong_shape_are_refused():
         DirectLayer(problem, x, w[:, :2])
 
 
-# F(2x2) runs by stages; F(4x4) every way it may: numpy's stages, one Numba call, and chunks of 5 tiles (a partial
-# last chunk, several per worker) and 16 (more than a worker's share).
-@pytest.mark.parametrize(("tile", "way"), [(2, None), (4, "stages"), (4, "one call"), (4, 5), (4, 16)])
-@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
+# Every way each tile size may run: F(2x2) by stages and by our own products; F(4x4) by numpy's stages, one Numba
+# call, our own products, and chunks of 5 tiles (a partial last chunk, several per worker) and 16 (more than a
+# worker's share). The weight gradient has no own products.
+@pytest.mark.parametrize(
+    ("tile", "way", "pass_"),
+    [
+        (tile, way, pass_)
+        for tile, way in [(2, "stages"), (2, "own products"), (4, "stages"), (4, "one call"), (4, "own products")]
+        + [(4, 5), (4, 16)]
+        for pass_ in ["forward", "backward-data", "backward-weights"]
+        if (pass_, way) != ("backward-weights", "own products")
+    ],
+)
 @pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full")])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_winograd_matches_the_reference(tile, way, pass_, op, mode, dtype):
     from kernels._winograd import WinogradLayer
 
     # 13 x 10 outputs in valid mode: partial tiles at the bottom and right for both tile sizes; 2 images of 4 x 3
-    # tiles (valid) to 5 x 4 (full).
+    # tiles (valid) to 5 x 4 (full). Five filters: a block of four and one past it in the own products.
     problem = Problem(op, mode, (15, 12), (3, 3), dtype, 2, 2, 3, 5, pass_)
     first, second = layer_inputs(problem, seed=3)
     prepared = WinogradLayer(problem, first, second, tile=tile, way=way)
-    if tile == 4:
-        named = {"stages": "F(4x4) by stages", "one call": "F(4x4) one call"}
-        assert named.get(way, f"in chunks of {way} tiles") in prepared.notes
+    named = {"stages": "by stages", "one call": "one call", "own products": "own products"}
+    assert f"F({tile}x{tile}) {named.get(way, f'in chunks of {way} tiles')}" in prepared.notes
     # Poison every work buffer: prepare's first calls by stages fill them, which would hide a product never made.
     for buffer in (prepared._v, prepared._m, *(prepared._fused or ())):
         buffer[...] = np.nan
@@ -198,20 +206,43 @@ def test_winograd_matches_the_reference(tile, way, pass_, op, mode, dtype):
     assert error <= {("float32", 2): 2e-5, ("float32", 4): 1e-4}.get((dtype, tile), 1e-12)
 
 
+def _ways_timed(layer) -> dict[str, float]:
+    """The ways ``prepare`` timed, from the layer's note, in ms."""
+    timed = layer.notes.split("timed in prepare: ")[1]
+    return {name: float(ms) for name, ms in re.findall(r"(\w+(?: call| products)?): ([\d.e+-]+) ms", timed)}
+
+
 def test_winograd_keeps_the_fastest_way_and_refuses_unknown_ones():
     from kernels._winograd import FUSED_CHUNKS, WAYS, WinogradLayer
 
     problem = Problem("corr", "same", (40, 40), (3, 3), "float32", 2, 2, 8, 8)
     layer = WinogradLayer(problem, *layer_inputs(problem))
-    timed = layer.notes.split("timed in prepare: ")[1]
-    times = {name: float(ms) for name, ms in re.findall(r"(\w+(?: call)?): ([\d.e+-]+) ms", timed)}
+    times = _ways_timed(layer)
     assert set(times) == {*WAYS, *map(str, FUSED_CHUNKS)}  # 200 tiles: every chunk fits a worker's share
     assert str(layer._way) == min(times, key=times.get)
-    assert WinogradLayer(problem, *layer_inputs(problem), tile=2).notes.count("F(4x4)") == 0
-    with pytest.raises(ValueError, match="acceptable ways are 'stages', 'one call' or a chunk > 0"):
+    small = WinogradLayer(problem, *layer_inputs(problem), tile=2)
+    assert set(_ways_timed(small)) == {"stages", "own products"} and small.notes.count("F(4x4)") == 0
+    with pytest.raises(ValueError, match="acceptable ways are 'stages', 'one call', 'own products' or a chunk > 0"):
         WinogradLayer(problem, *layer_inputs(problem), way="fast")
-    with pytest.raises(ValueError, match="F\\(2x2\\) runs by stages"):
+    only_f2 = "way 16 for F\\(2x2\\) forward; acceptable ways are 'stages', 'own products'$"
+    with pytest.raises(ValueError, match=only_f2):
         WinogradLayer(problem, *layer_inputs(problem), tile=2, way=16)
+    weights = dataclasses.replace(problem, pass_="backward-weights")
+    with pytest.raises(ValueError, match="acceptable ways are 'stages', 'one call' or a chunk > 0"):
+        WinogradLayer(weights, *layer_inputs(weights), way="own products")
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+def test_winograd_own_products_with_filters_once_read_the_filters_in_their_layout(tile):
+    from kernels._winograd import WinogradLayer
+
+    problem = Problem("conv", "same", (9, 9), (3, 3), "float64", 1, 2, 3, 4, "backward-data")
+    first, second = layer_inputs(problem, seed=5)
+    once = WinogradLayer(problem, first, second, tile=tile, filters_once=True, way="own products")
+    assert once._u is None and once._ut is not None  # the other layout is freed once the way is chosen
+    once._v[...] = np.nan
+    once()
+    assert np.abs(once.result() - reference_layer(problem, first, second)).max() < 1e-12
 
 
 def test_memory_estimates_count_the_threads_sums_of_the_weight_gradient():
@@ -219,10 +250,13 @@ def test_memory_estimates_count_the_threads_sums_of_the_weight_gradient():
 
     forward = Problem("corr", "same", (7, 7), (3, 3), "float32", 2, 1, 512, 512)
     weights = dataclasses.replace(forward, pass_="backward-weights")
-    # Winograd: two threads' 37 planes of 512 x 512 sums, 77.6 MB that the forward pass does not need;
+    # Winograd: two threads' 37 planes of 512 x 512 sums, 77.6 MB that the forward pass does not need, while the
+    # forward pass holds its 36 planes of transformed filters twice (both layouts, as prepare times its ways);
     # im2col's blocks: two threads' sum and product of 512 x 4608.
     winograd, gemm = get_backend("winograd"), get_backend("im2col-gemm")
-    assert winograd.memory_bytes(weights) - winograd.memory_bytes(forward) >= 2 * 37 * 512 * 512 * 4
+    plane = 512 * 512 * 4
+    assert winograd.memory_bytes(forward) >= 2 * 36 * plane
+    assert winograd.memory_bytes(weights) - winograd.memory_bytes(forward) >= (2 * 37 - 36) * plane
     assert gemm.memory_bytes(weights) - gemm.memory_bytes(forward) >= 2 * 2 * 512 * 4608 * 4
 
 

@@ -1,0 +1,52 @@
+"""The register-blocked products of :mod:`kernels._inner_products` against numpy's, every edge of the blocks."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kernels._inner_products import TASK_ROWS, stacked_products_abt
+
+
+def _check(stack, rows, columns, depth, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(-1, 1, (stack, rows, depth)).astype(dtype)
+    b = rng.uniform(-1, 1, (stack, columns, depth)).astype(dtype)
+    out = np.full((stack, rows, columns), np.nan, dtype)  # every output must be written, none left over
+    stacked_products_abt(a, b, out)
+    expected = np.matmul(a.astype(np.float64), b.astype(np.float64).transpose(0, 2, 1))
+    # A sum of `depth` products of numbers below 1, rounded: at most depth * eps in the worst case.
+    bound = depth * np.finfo(dtype).eps
+    assert np.abs(out - expected).max() <= bound
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("rows", "columns"),
+    [
+        (4, 6),  # one block
+        (16, 2 * TASK_ROWS),  # whole blocks and whole strips
+        (7, 6),  # three rows past the blocks of four
+        (8, TASK_ROWS + 11),  # a partial last strip, with columns past its blocks of six
+        (3, 5),  # no whole block at all
+        (1, 1),
+    ],
+)
+def test_products_match_numpy_at_every_edge_of_the_blocks(rows, columns, dtype):
+    _check(3, rows, columns, 37, dtype)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    stack=st.integers(1, 3),
+    rows=st.integers(1, 13),
+    columns=st.integers(1, 2 * TASK_ROWS + 7),
+    depth=st.integers(1, 70),
+    seed=st.integers(0, 1000),
+)
+def test_products_match_numpy_for_any_shape(stack, rows, columns, depth, seed):
+    _check(stack, rows, columns, depth, np.float64, seed)
+
+
+def test_a_deep_sum_stays_within_the_rounding_bound_in_float32():
+    _check(2, 8, 12, 4608, np.float32)  # im2col's depth on ResNet-50's 512-channel 3x3 layer
