@@ -172,17 +172,12 @@ def test_cpu_layer_inputs_of_the_wrong_shape_are_refused():
 
 # Every way each tile size may run: F(2x2) by stages and by our own products; F(4x4) by numpy's stages, one Numba
 # call, our own products, and chunks of 5 tiles (a partial last chunk, several per worker) and 16 (more than a
-# worker's share). The weight gradient has no own products.
+# worker's share).
 @pytest.mark.parametrize(
-    ("tile", "way", "pass_"),
-    [
-        (tile, way, pass_)
-        for tile, way in [(2, "stages"), (2, "own products"), (4, "stages"), (4, "one call"), (4, "own products")]
-        + [(4, 5), (4, 16)]
-        for pass_ in ["forward", "backward-data", "backward-weights"]
-        if (pass_, way) != ("backward-weights", "own products")
-    ],
+    ("tile", "way"),
+    [(2, "stages"), (2, "own products"), (4, "stages"), (4, "one call"), (4, "own products"), (4, 5), (4, 16)],
 )
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
 @pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full")])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_winograd_matches_the_reference(tile, way, pass_, op, mode, dtype):
@@ -190,14 +185,16 @@ def test_winograd_matches_the_reference(tile, way, pass_, op, mode, dtype):
 
     # 13 x 10 outputs in valid mode: partial tiles at the bottom and right for both tile sizes; 2 images of 4 x 3
     # tiles (valid) to 5 x 4 (full). Five filters: a block of four and one past it in the own products.
+    # (Partial blocks of channels: test_winograd_weight_gradient_by_blocks_covers_partial_blocks.)
     problem = Problem(op, mode, (15, 12), (3, 3), dtype, 2, 2, 3, 5, pass_)
     first, second = layer_inputs(problem, seed=3)
     prepared = WinogradLayer(problem, first, second, tile=tile, way=way)
     named = {"stages": "by stages", "one call": "one call", "own products": "own products"}
     assert f"F({tile}x{tile}) {named.get(way, f'in chunks of {way} tiles')}" in prepared.notes
     # Poison every work buffer: prepare's first calls by stages fill them, which would hide a product never made.
-    for buffer in (prepared._v, prepared._m, *(prepared._fused or ())):
-        buffer[...] = np.nan
+    for buffer in (prepared._v, prepared._m, getattr(prepared, "_q", None), *(prepared._fused or ())):
+        if buffer is not None:  # the own products free the planes of products they never use
+            buffer[...] = np.nan
     prepared()
     expected = reference_layer(problem, first, second)
     error = np.abs(prepared.result() - expected).max()
@@ -228,8 +225,20 @@ def test_winograd_keeps_the_fastest_way_and_refuses_unknown_ones():
     with pytest.raises(ValueError, match=only_f2):
         WinogradLayer(problem, *layer_inputs(problem), tile=2, way=16)
     weights = dataclasses.replace(problem, pass_="backward-weights")
-    with pytest.raises(ValueError, match="acceptable ways are 'stages', 'one call' or a chunk > 0"):
-        WinogradLayer(weights, *layer_inputs(weights), way="own products")
+    assert set(_ways_timed(WinogradLayer(weights, *layer_inputs(weights)))) == {*WAYS, *map(str, FUSED_CHUNKS)}
+
+
+def test_winograd_weight_gradient_by_blocks_covers_partial_blocks():
+    from kernels._winograd import WEIGHT_BLOCK, WinogradLayer
+
+    block_k, block_c = WEIGHT_BLOCK
+    # One whole block of filters and channels and a partial one of each.
+    problem = Problem("conv", "same", (6, 5), (3, 3), "float64", 1, 2, block_c + 3, block_k + 1, "backward-weights")
+    first, second = layer_inputs(problem, seed=6)
+    prepared = WinogradLayer(problem, first, second, tile=2, way="own products")
+    prepared._out[...] = np.nan
+    prepared()
+    assert np.abs(prepared.result() - reference_layer(problem, first, second)).max() < 1e-12
 
 
 @pytest.mark.parametrize("tile", [2, 4])
