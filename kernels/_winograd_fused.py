@@ -34,6 +34,9 @@ _FM = {"contract"}
 # Typed float32 so that float32 arithmetic stays float32 (an int or float literal would promote it to float64);
 # exact, so float64 arithmetic loses nothing.
 _2, _4, _5, _8 = np.float32(2), np.float32(4), np.float32(5), np.float32(8)
+# Channels per task of :func:`weight_output_f4`: one filter's 3x3 gradients of 16 channels are 576 bytes,
+# nine whole cache lines.
+OUTPUT_CHANNELS = 16
 TILE, SPAN = 4, 6  # output tile m, input tile a = m + 2
 
 
@@ -257,3 +260,55 @@ def staged_weights_f4(src, grads, m, tiles_h, tiles_w, v, q):
             _gradient_tile(grads, b, th * TILE, tw * TILE, half_grad, q, t)
     for xi in prange(SPAN * SPAN):
         np.dot(v[xi].T, q[xi], m[xi])
+
+
+@njit(inline="always")
+def _gt(m0, m1, m2, m3, m4, m5, g):
+    """``G^T m`` of F(4x4, 3x3) for one column of six summed products; ``g`` = (1/4, 1/6, 1/12, 1/24) in the dtype.
+
+    (Those are not exact in binary, so unlike ``B^T`` and ``A^T`` they come from ``G`` in the problem's dtype.)
+    """
+    g4, g6, g12, g24 = g
+    return (
+        g4 * m0 - g6 * m1 - g6 * m2 + g24 * m3 + g24 * m4,
+        -g6 * m1 + g6 * m2 + g12 * m3 - g12 * m4,
+        -g6 * m1 - g6 * m2 + g6 * m3 + g6 * m4 + m5,
+    )
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def weight_output_f4(mm, g_matrix, out):
+    """``out[k, (c, r, s)] = (G^T M[:, c, k] G)[r, s]``: F(4x4, 3x3)'s weight gradients from their 36 sums.
+
+    ``mm[xi, c, k]`` holds the sums, ``g_matrix`` is F(4x4)'s ``G`` and ``out``
+    the K x 9C gradient (a view of K x C x 3 x 3). ``G^T`` is written out (:func:`_gt`), applied down the
+    columns and then along the rows, the filters innermost so that the loop
+    vectorises. Parallel over blocks of :data:`OUTPUT_CHANNELS` channels,
+    gathered in a buffer and written as whole rows of ``out``. On ResNet-50's
+    512-channel 7 x 7 layer this took 2.2 ms where the matrix-driven loop of
+    :func:`kernels._winograd.weight_output_transform` took 9.5 ms (writing each
+    filter's nine values to a different cache line, 3.4 ms gathered by blocks).
+    """
+    channels, filters = mm.shape[1], mm.shape[2]
+    g = (g_matrix[0, 0], -g_matrix[1, 0], g_matrix[3, 1], g_matrix[3, 0])  # 1/4, 1/6, 1/12, 1/24
+    for task in prange((channels + OUTPUT_CHANNELS - 1) // OUTPUT_CHANNELS):
+        c0 = task * OUTPUT_CHANNELS
+        count = min(OUTPUT_CHANNELS, channels - c0)
+        block = np.empty((OUTPUT_CHANNELS * 9, filters), out.dtype)
+        half = np.empty((3, SPAN, filters), out.dtype)
+        for cc in range(count):
+            c, row = c0 + cc, cc * 9
+            # Column by column: six planes read at a time (all 36 at once, 1 MB apart on a 512 x 512 layer,
+            # fell on the same L1 sets and ran 2x slower).
+            for j in range(SPAN):
+                for k in range(filters):
+                    h = _gt(mm[j, c, k], mm[SPAN + j, c, k], mm[2 * SPAN + j, c, k], mm[3 * SPAN + j, c, k],
+                            mm[4 * SPAN + j, c, k], mm[5 * SPAN + j, c, k], g)  # fmt: skip
+                    half[0, j, k], half[1, j, k], half[2, j, k] = h[0], h[1], h[2]
+            for r in range(3):
+                for k in range(filters):
+                    o = _gt(half[r, 0, k], half[r, 1, k], half[r, 2, k], half[r, 3, k], half[r, 4, k], half[r, 5, k], g)
+                    block[row + 3 * r, k], block[row + 3 * r + 1, k], block[row + 3 * r + 2, k] = o[0], o[1], o[2]
+        for k in range(filters):
+            for q in range(count * 9):
+                out[k, c0 * 9 + q] = block[q, k]
