@@ -154,6 +154,13 @@ class StackedProducts:
         stacked_matmul(*self.operands, self.threads, self.split)
 
 
+def numpy_unfold(padded: np.ndarray, cols: np.ndarray, kh: int, kw: int) -> None:
+    """:func:`kernels._layer_loops.unfold` by numpy on the calling thread: one copy from a sliding-window view."""
+    b, c, oh, ow = padded.shape[0], padded.shape[1], padded.shape[2] - kh + 1, padded.shape[3] - kw + 1
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))  # b, c, oh, ow, kh, kw
+    np.copyto(cols.reshape(b, c, kh, kw, oh, ow), windows.transpose(0, 1, 4, 5, 2, 3))
+
+
 # Output pixels per block tried for im2col's forward pass by blocks (:func:`kernels._layer_loops.unfold_product`),
 # rounded to whole output rows: a 64-channel 3x3 layer's block of 256 columns is 590 KB, within a core's L2.
 BLOCK_PIXELS = (128, 256, 512)
@@ -168,7 +175,10 @@ class GemmLayer(LayerPrepared):
     by default ``prepare`` times the whole unfold and one product per image
     against blocks of :data:`BLOCK_PIXELS` and keeps the fastest (the times
     are in ``notes``); ``rows`` = 0 keeps the whole unfold, a positive count
-    runs blocks of that many output rows.
+    runs blocks of that many output rows. The whole unfold is also timed done
+    by numpy, on the calling thread (:func:`numpy_unfold`): on one image the
+    cores' hand-over from Numba's threads to BLAS's costs more than the
+    unfold's own threads save.
     """
 
     def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray, rows: int | None = None):
@@ -188,6 +198,7 @@ class GemmLayer(LayerPrepared):
             self._matrix = np.empty((k, c * taps), dtype) if problem.op == "conv" else None
         self.notes = limit_blas(problem.threads)
         self._blocks = None  # the forward pass's work buffers by blocks, once blocks have won
+        self._numpy_unfold = False  # the whole unfold by numpy, once it has won
         with self.stage("compile"):
             self._run()
         if problem.pass_ != "backward-data" and not self._pointwise:
@@ -208,16 +219,21 @@ class GemmLayer(LayerPrepared):
         (oh, ow), workers = problem.out_shape, problem.threads
         depth = problem.in_channels * math.prod(problem.kernel_shape)
         counts = sorted({min(oh, max(1, round(p / ow))) for p in BLOCK_PIXELS}) if rows is None else [rows]
-        candidates = {"whole": None} if rows is None else {}
+        candidates = {"whole": (None, False), "numpy": (None, True)} if rows is None else {}
         for count in counts:
             # Each worker's columns, and its block of the products (forward) or of the output gradients.
             columns, block = (workers, depth, count * ow), (workers, problem.out_channels, count * ow)
-            candidates[count] = (np.empty(columns, dtype), np.empty(block, dtype))
+            buffers = (np.empty(columns, dtype), np.empty(block, dtype))
             if problem.pass_ == "backward-weights":  # each worker's sum of products, and one product
-                candidates[count] += (np.empty((workers, 2, problem.out_channels, depth), dtype),)
-        best, measured = keep_fastest(self._run, lambda blocks: setattr(self, "_blocks", blocks), candidates)
-        way = "whole unfold" if best == "whole" else f"blocks of {best} output rows"
+                buffers += (np.empty((workers, 2, problem.out_channels, depth), dtype),)
+            candidates[count] = (buffers, False)
+        best, measured = keep_fastest(self._run, self._use, candidates)
+        way = {"whole": "whole unfold", "numpy": "whole unfold by numpy"}.get(best, f"blocks of {best} output rows")
         return f"; {way} (timed in prepare, by rows per block: {measured})"
+
+    def _use(self, way: tuple) -> None:
+        """Run the way ``(blocks' buffers or None, whole unfold by numpy)`` from the next call on."""
+        self._blocks, self._numpy_unfold = way
 
     def _run(self) -> None:
         problem, kind = self.problem, self.problem.pass_
@@ -229,8 +245,7 @@ class GemmLayer(LayerPrepared):
                 unfold_product(self._padded, self._filter_matrix(), self._out, kh, kw, *self._blocks)
         elif kind == "forward":
             if not self._pointwise:
-                pad_into(self.first, self._padded, top, left)
-                unfold(self._padded, self._cols, kh, kw)
+                self._unfold()
             np.matmul(self._filter_matrix(), self._cols, out=self._out.reshape(b, k, -1))
         elif kind == "backward-data":
             np.matmul(self._filter_matrix().T, self._output_grads(), out=self._cols)
@@ -242,12 +257,22 @@ class GemmLayer(LayerPrepared):
                 unfold_weights_product(self._padded, self.second, self._out, kh, kw, *self._blocks)
         else:
             if not self._pointwise:
-                pad_into(self.first, self._padded, top, left)
-                unfold(self._padded, self._cols, kh, kw)
+                self._unfold()
             grads = self.second.reshape(b, k, -1)
             np.matmul(grads[0], self._cols[0].T, out=self._out)
             for image in range(1, b):
                 self._out += grads[image] @ self._cols[image].T
+
+    def _unfold(self) -> None:
+        """Pad the images and unfold them whole into ``_cols``: by Numba's threads, or by numpy once that has won."""
+        (top, left), (kh, kw) = self.problem.pad_before, self.problem.kernel_shape
+        if self._numpy_unfold:
+            h, w = self.problem.image_shape
+            self._padded[:, :, top : top + h, left : left + w] = self.first
+            numpy_unfold(self._padded, self._cols, kh, kw)
+        else:
+            pad_into(self.first, self._padded, top, left)
+            unfold(self._padded, self._cols, kh, kw)
 
     def _filter_matrix(self) -> np.ndarray:
         """The filters as a K x (C kh kw) matrix: a view for ``corr``; flipped into a buffer for ``conv``.

@@ -130,14 +130,29 @@ def test_gemm_by_blocks_of_rows_matches_the_reference(rows, pass_, op, mode, dty
     assert np.abs(prepared.result() - reference_layer(problem, first, second)).max() <= tolerance
 
 
+@pytest.mark.parametrize("pass_", ["forward", "backward-weights"])
+@pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("conv", "full"), ("conv", "same")])
+def test_gemm_with_the_unfold_by_numpy_matches_the_reference(pass_, op, mode):
+    from kernels._layer_gemm import GemmLayer
+
+    problem = Problem(op, mode, (11, 9), (3, 4), "float64", 2, 2, 3, 5, pass_)
+    first, second = layer_inputs(problem, seed=9)
+    prepared = GemmLayer(problem, first, second, rows=0)
+    prepared._use((None, True))
+    prepared._cols[...] = np.nan  # every column must be unfolded again, by numpy
+    prepared()
+    assert np.abs(prepared.result() - reference_layer(problem, first, second)).max() < 1e-12
+
+
 def test_gemm_forward_keeps_the_faster_of_the_whole_unfold_and_blocks():
     from kernels._layer_gemm import GemmLayer
 
     problem = Problem("corr", "same", (32, 32), (3, 3), "float32", 2, 2, 8, 8)
     layer = GemmLayer(problem, *layer_inputs(problem))
     times = {name: float(ms) for name, ms in re.findall(r"(\w+): ([\d.e+-]+) ms", layer.notes)}
-    assert set(times) == {"whole", "4", "8", "16"}  # 128, 256 and 512 pixels of 32-pixel rows
-    assert (layer._blocks is None) == (min(times, key=times.get) == "whole")
+    assert set(times) == {"whole", "numpy", "4", "8", "16"}  # 128, 256 and 512 pixels of 32-pixel rows
+    fastest = min(times, key=times.get)
+    assert (layer._blocks is None) == (fastest in ("whole", "numpy")) and layer._numpy_unfold == (fastest == "numpy")
     whole = GemmLayer(problem, *layer_inputs(problem), rows=0)
     assert whole._blocks is None and whole.notes.endswith("whole unfold (as asked)")
     backward = dataclasses.replace(problem, pass_="backward-data")
