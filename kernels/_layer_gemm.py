@@ -161,6 +161,16 @@ def numpy_unfold(padded: np.ndarray, cols: np.ndarray, kh: int, kw: int) -> None
     np.copyto(cols.reshape(b, c, kh, kw, oh, ow), windows.transpose(0, 1, 4, 5, 2, 3))
 
 
+def numpy_fold(cols: np.ndarray, grad: np.ndarray, kh: int, kw: int) -> None:
+    """:func:`kernels._layer_loops.fold` by numpy on the calling thread: ``grad`` zeroed, then one add per tap."""
+    b, c, oh, ow = grad.shape[0], grad.shape[1], grad.shape[2] - kh + 1, grad.shape[3] - kw + 1
+    taps = cols.reshape(b, c, kh, kw, oh, ow)
+    grad[...] = 0
+    for i in range(kh):
+        for j in range(kw):
+            grad[:, :, i : i + oh, j : j + ow] += taps[:, :, i, j]
+
+
 # Output pixels per block tried for im2col's forward pass by blocks (:func:`kernels._layer_loops.unfold_product`),
 # rounded to whole output rows: a 64-channel 3x3 layer's block of 256 columns is 590 KB, within a core's L2.
 BLOCK_PIXELS = (128, 256, 512)
@@ -175,9 +185,10 @@ class GemmLayer(LayerPrepared):
     by default ``prepare`` times the whole unfold and one product per image
     against blocks of :data:`BLOCK_PIXELS` and keeps the fastest (the times
     are in ``notes``); ``rows`` = 0 keeps the whole unfold, a positive count
-    runs blocks of that many output rows. The whole unfold is also timed done
-    by numpy, on the calling thread (:func:`numpy_unfold`): on one image the
-    cores' hand-over from Numba's threads to BLAS's costs more than the
+    runs blocks of that many output rows. The whole unfold (and
+    backward-data's fold) is also timed done by numpy, on the calling thread
+    (:func:`numpy_unfold`, :func:`numpy_fold`): on one image the cores'
+    hand-over between Numba's threads and BLAS's costs more than the
     unfold's own threads save.
     """
 
@@ -198,12 +209,12 @@ class GemmLayer(LayerPrepared):
             self._matrix = np.empty((k, c * taps), dtype) if problem.op == "conv" else None
         self.notes = limit_blas(problem.threads)
         self._blocks = None  # the forward pass's work buffers by blocks, once blocks have won
-        self._numpy_unfold = False  # the whole unfold by numpy, once it has won
+        self._by_numpy = False  # the whole unfold or the fold by numpy, once that has won
         with self.stage("compile"):
             self._run()
-        if problem.pass_ != "backward-data" and not self._pointwise:
+        if not self._pointwise:
             with self.stage("plan"):
-                self.notes += self._choose_blocks(rows)
+                self.notes += self._choose_blocks(rows) if problem.pass_ != "backward-data" else self._choose_fold()
 
     def _choose_blocks(self, rows: int | None) -> str:
         """Time the whole unfold against blocks of output rows (:data:`BLOCK_PIXELS`); keep the fastest.
@@ -212,13 +223,16 @@ class GemmLayer(LayerPrepared):
         """
         if rows is not None and not (isinstance(rows, int) and rows >= 0):
             raise ValueError(f"im2col rows per block {rows!r}; acceptable: 0 (the whole unfold) or a count > 0")
-        ok, why = numba_blas_available()
-        if not ok or rows == 0:
-            return f"; whole unfold ({why})" if not ok else "; whole unfold (as asked)"
+        if rows == 0:
+            return "; whole unfold (as asked)"
+        ok, why = numba_blas_available()  # the blocks call BLAS from Numba
+        if not ok and rows is not None:
+            return f"; whole unfold ({why})"
         problem, dtype = self.problem, self.problem.np_dtype
         (oh, ow), workers = problem.out_shape, problem.threads
         depth = problem.in_channels * math.prod(problem.kernel_shape)
         counts = sorted({min(oh, max(1, round(p / ow))) for p in BLOCK_PIXELS}) if rows is None else [rows]
+        counts = counts if ok else []
         candidates = {"whole": (None, False), "numpy": (None, True)} if rows is None else {}
         for count in counts:
             # Each worker's columns, and its block of the products (forward) or of the output gradients.
@@ -231,9 +245,14 @@ class GemmLayer(LayerPrepared):
         way = {"whole": "whole unfold", "numpy": "whole unfold by numpy"}.get(best, f"blocks of {best} output rows")
         return f"; {way} (timed in prepare, by rows per block: {measured})"
 
+    def _choose_fold(self) -> str:
+        """backward-data: time the fold by Numba's threads against numpy's; keep the faster, and say which."""
+        best, measured = keep_fastest(self._run, self._use, {"numba": (None, False), "numpy": (None, True)})
+        return f"; fold by {best} (timed in prepare: {measured})"
+
     def _use(self, way: tuple) -> None:
-        """Run the way ``(blocks' buffers or None, whole unfold by numpy)`` from the next call on."""
-        self._blocks, self._numpy_unfold = way
+        """Run the way ``(blocks' buffers or None, the whole unfold or the fold by numpy)`` from the next call on."""
+        self._blocks, self._by_numpy = way
 
     def _run(self) -> None:
         problem, kind = self.problem, self.problem.pass_
@@ -250,7 +269,7 @@ class GemmLayer(LayerPrepared):
         elif kind == "backward-data":
             np.matmul(self._filter_matrix().T, self._output_grads(), out=self._cols)
             if not self._pointwise:
-                fold(self._cols, self._padded, kh, kw)
+                (numpy_fold if self._by_numpy else fold)(self._cols, self._padded, kh, kw)
         elif self._blocks is not None:
             pad_into(self.first, self._padded, top, left)
             with one_blas_thread(problem.threads):
@@ -266,7 +285,7 @@ class GemmLayer(LayerPrepared):
     def _unfold(self) -> None:
         """Pad the images and unfold them whole into ``_cols``: by Numba's threads, or by numpy once that has won."""
         (top, left), (kh, kw) = self.problem.pad_before, self.problem.kernel_shape
-        if self._numpy_unfold:
+        if self._by_numpy:
             h, w = self.problem.image_shape
             self._padded[:, :, top : top + h, left : left + w] = self.first
             numpy_unfold(self._padded, self._cols, kh, kw)

@@ -130,16 +130,17 @@ def test_gemm_by_blocks_of_rows_matches_the_reference(rows, pass_, op, mode, dty
     assert np.abs(prepared.result() - reference_layer(problem, first, second)).max() <= tolerance
 
 
-@pytest.mark.parametrize("pass_", ["forward", "backward-weights"])
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
 @pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("conv", "full"), ("conv", "same")])
-def test_gemm_with_the_unfold_by_numpy_matches_the_reference(pass_, op, mode):
+def test_gemm_with_the_unfold_or_fold_by_numpy_matches_the_reference(pass_, op, mode):
     from kernels._layer_gemm import GemmLayer
 
     problem = Problem(op, mode, (11, 9), (3, 4), "float64", 2, 2, 3, 5, pass_)
     first, second = layer_inputs(problem, seed=9)
     prepared = GemmLayer(problem, first, second, rows=0)
     prepared._use((None, True))
-    prepared._cols[...] = np.nan  # every column must be unfolded again, by numpy
+    # Every column must be unfolded again (forward, weights), and the whole image folded (backward-data).
+    (prepared._cols if pass_ != "backward-data" else prepared._padded)[...] = np.nan
     prepared()
     assert np.abs(prepared.result() - reference_layer(problem, first, second)).max() < 1e-12
 
@@ -152,11 +153,13 @@ def test_gemm_forward_keeps_the_faster_of_the_whole_unfold_and_blocks():
     times = {name: float(ms) for name, ms in re.findall(r"(\w+): ([\d.e+-]+) ms", layer.notes)}
     assert set(times) == {"whole", "numpy", "4", "8", "16"}  # 128, 256 and 512 pixels of 32-pixel rows
     fastest = min(times, key=times.get)
-    assert (layer._blocks is None) == (fastest in ("whole", "numpy")) and layer._numpy_unfold == (fastest == "numpy")
+    assert (layer._blocks is None) == (fastest in ("whole", "numpy")) and layer._by_numpy == (fastest == "numpy")
     whole = GemmLayer(problem, *layer_inputs(problem), rows=0)
     assert whole._blocks is None and whole.notes.endswith("whole unfold (as asked)")
     backward = dataclasses.replace(problem, pass_="backward-data")
-    assert "unfold" not in GemmLayer(backward, *layer_inputs(backward)).notes  # forward and weights only
+    folded = GemmLayer(backward, *layer_inputs(backward))
+    assert "unfold" not in folded.notes and folded.notes.endswith(" ms)")  # its fold timed by Numba and numpy
+    assert folded._by_numpy == (re.search(r"fold by (\w+)", folded.notes)[1] == "numpy")
     with pytest.raises(ValueError, match="rows per block -2; acceptable: 0 .* or a count > 0"):
         GemmLayer(problem, *layer_inputs(problem), rows=-2)
 
