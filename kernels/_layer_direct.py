@@ -5,67 +5,49 @@ over channels (backward-data over the zero-padded output gradients with the
 filters flipped and transposed); ``backward-weights`` runs the weight
 gradient's dot products. Padding is part of the timed call, as in the
 single-channel ``numba-cpu``.
+
+The valid correlation runs one of two ways, which ``prepare`` times and
+keeps the faster of: ``loops``, along output rows for blocks of four
+filters (each output read and written per tap), or ``blocks``, register
+blocks of 4 filters x 6 pixels on channels-last copies of the images and
+filters (:func:`kernels._inner_products.direct_rows`: the sums stay in
+registers over every tap and channel).
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from ._base import PreparedBase
-from ._layer_loops import direct_forward, direct_weights, pad_into
+from ._inner_products import direct_rows
+from ._layer_base import LayerPrepared
+from ._layer_gemm import keep_fastest
+from ._layer_loops import direct_forward, direct_weights, filters_channels_last, pad_channels_last, pad_into
 from ._layers import correlation_filters, data_gradient_padding, input_shapes, oriented, output_shape
 from ._problem import Problem
 
-
-def check_layer_inputs(problem: Problem, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pass's inputs as C-contiguous 4-D arrays of the problem's dtype, or ``ValueError`` naming the shape expected.
-
-    One image and one kernel (not :attr:`~kernels.Problem.is_layer`) may come as 2-D arrays, as backends get them.
-    """
-    out = []
-    for name, array, shape in zip(("first", "second"), (first, second), input_shapes(problem)):
-        array = np.asarray(array)
-        if not problem.is_layer and array.size == np.prod(shape):
-            array = array.reshape(shape)
-        if array.shape != shape:
-            raise ValueError(f"{problem.pass_} pass: {name} input has shape {array.shape}, expected {shape}")
-        out.append(np.ascontiguousarray(array, dtype=problem.np_dtype))
-    return out[0], out[1]
-
-
-class LayerPrepared(PreparedBase):
-    """What the layer algorithms share: the inputs checked, and the output as the problem's shape."""
-
-    def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray):
-        super().__init__()
-        self.problem = problem
-        self.first, self.second = check_layer_inputs(problem, first, second)
-
-    def _run(self) -> None:
-        """The pass itself, on the buffers ``__init__`` made."""
-        raise NotImplementedError
-
-    def __call__(self) -> None:
-        if numba.get_num_threads() != self.problem.threads:  # setting costs more than asking
-            numba.set_num_threads(self.problem.threads)
-        self._run()
-
-    def _output(self) -> np.ndarray:
-        """The last output, 4-D; :meth:`result` gives a copy in the problem's shape."""
-        raise NotImplementedError
-
-    def result(self) -> np.ndarray:
-        out = self._output()
-        return out.reshape(self.problem.out_shape).copy() if not self.problem.is_layer else out.copy()
+# The ways the direct layer's valid correlation may run (module docstring).
+DIRECT_WAYS = ("loops", "blocks")
 
 
 class DirectLayer(LayerPrepared):
-    """One pass of a layer by direct loops; the call is the timed work, the output stays in its buffer."""
+    """One pass of a layer by direct loops; the call is the timed work, the output stays in its buffer.
 
-    def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray):
+    ``way`` (one of :data:`DIRECT_WAYS`) runs the forward and backward-data
+    correlation that way; by default ``prepare`` times both and keeps the
+    faster, the times in ``notes``.
+
+    Raises
+    ------
+    ValueError
+        For a way not in :data:`DIRECT_WAYS`.
+    """
+
+    def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray, way: str | None = None):
+        if way is not None and way not in DIRECT_WAYS:
+            raise ValueError(f"direct layer way {way!r}; acceptable ways are {', '.join(map(repr, DIRECT_WAYS))}")
         super().__init__(problem, first, second)
         dtype, kind = problem.np_dtype, problem.pass_
+        self._way = "loops"
         with self.stage("alloc"):
             self._out = np.empty(output_shape(problem), dtype)
             if kind == "backward-data":
@@ -76,16 +58,32 @@ class DirectLayer(LayerPrepared):
                 self._offset, size = problem.pad_before, problem.padded_shape
                 self._padded = np.zeros((problem.batch, problem.in_channels, *size), dtype)
                 self._filters = np.empty(input_shapes(problem)[1], dtype) if kind == "forward" else None
+            if kind != "backward-weights":  # the blocks' channels-last copies
+                (n, sources), filters = self._padded.shape[:2], self._filters.shape
+                self._padded_last = np.zeros((n, *self._padded.shape[2:], sources), dtype)
+                self._filters_last = np.empty((filters[0], *filters[2:], filters[1]), dtype)
         with self.stage("compile"):
             self._run()  # compiles (or loads from Numba's cache) for these dtypes; the output is recomputed anyway
+        if kind != "backward-weights":
+            with self.stage("plan"):
+                candidates = {name: name for name in (DIRECT_WAYS if way is None else (way,))}
+                best, measured = keep_fastest(self._run, lambda name: setattr(self, "_way", name), candidates)
+                self.notes = f"correlation by {best} (timed in prepare: {measured})"
 
     def _run(self) -> None:
         top, left = self._offset
-        pad_into(self.first, self._padded, top, left)
         if self.problem.pass_ == "backward-weights":
+            pad_into(self.first, self._padded, top, left)
             direct_weights(self._padded, self.second, self._out)
+            return
+        filters = correlation_filters(self.problem, self.second)
+        if self._way == "blocks":
+            pad_channels_last(self.first, self._padded_last, top, left)
+            filters_channels_last(filters, self._filters_last)
+            direct_rows(self._padded_last, self._filters_last, self._out)
         else:
-            self._filters[...] = correlation_filters(self.problem, self.second)
+            pad_into(self.first, self._padded, top, left)
+            self._filters[...] = filters
             direct_forward(self._padded, self._filters, self._out)
 
     def _output(self) -> np.ndarray:

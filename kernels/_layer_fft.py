@@ -36,7 +36,7 @@ from numba import njit, prange
 
 from ._fft_geometry import fast_lengths, length_penalty, predicted_cost
 from ._fftw_planning import make_plans, pyfftw
-from ._layer_direct import LayerPrepared
+from ._layer_base import LayerPrepared
 from ._layer_gemm import StackedProducts, limit_blas
 from ._layer_loops import pad_into
 from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape

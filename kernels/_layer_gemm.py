@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ._layer_direct import LayerPrepared
+from ._layer_base import LayerPrepared
 from ._layer_loops import fold, pad_into, unfold, unfold_product, unfold_weights_product
 from ._layers import oriented, output_shape
 from ._parallel import numba_blas_available

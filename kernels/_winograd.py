@@ -30,9 +30,10 @@ import numpy as np
 from numba import njit, prange
 
 from ._inner_products import stacked_products_abt
-from ._layer_direct import LayerPrepared
+from ._layer_base import LayerPrepared
 from ._layer_gemm import StackedProducts, keep_fastest, limit_blas, one_blas_thread
-from ._layers import data_gradient_padding, oriented, output_shape
+from ._layer_loops import pad_channels_last
+from ._layers import correlation_filters, data_gradient_padding, oriented, output_shape
 from ._parallel import numba_blas_available
 from ._problem import Problem
 from ._winograd_fused import (
@@ -105,17 +106,6 @@ def transforms(tile: int, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if tile not in TRANSFORMS:
         raise ValueError(f"Winograd output tile {tile!r}; acceptable tiles are 2 and 4")
     return tuple(np.array(m, dtype=dtype) for m in TRANSFORMS[tile])
-
-
-@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
-def pad_channels_last(src, dst, top, left):
-    """``dst[b, top + y, left + x, c] = src[b, c, y, x]``: the padded images with the channels innermost."""
-    batch, channels, h, w = src.shape
-    for t in prange(batch * h):
-        b, y = t // h, t % h
-        for x in range(w):
-            for c in range(channels):
-                dst[b, top + y, left + x, c] = src[b, c, y, x]
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
@@ -497,9 +487,7 @@ class WinogradLayer(LayerPrepared):
     def _transform_filters(self) -> None:
         # Straight from views of the given filters (Numba reads any strides): no copy of them, which on
         # ResNet-50's 512-channel layer was 9.4 MB a call, transposed for backward-data (2 ms of its 4).
-        filters = oriented(self.problem, self.second)
-        if self.problem.pass_ == "backward-data":  # kernels._layers.data_gradient_filters, as a view
-            filters = filters[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+        filters = correlation_filters(self.problem, self.second)
         if self._way == "own products":  # ut[xi, k, c]: the same loop, on the filters' channels and filters swapped
             filter_transform(filters.transpose(1, 0, 2, 3), self._g, self._ut)
         else:

@@ -91,7 +91,7 @@ class _NumbaCudaLayer(GpuPreparedBase):
     def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray):
         super().__init__()
         from ._cuda_layers import bind_channel_sum, bind_weight_gradient
-        from ._layer_direct import check_layer_inputs
+        from ._layer_base import check_layer_inputs
         from ._layers import data_gradient_filters, data_gradient_padding, oriented, output_shape, pad_images
 
         self.problem = problem

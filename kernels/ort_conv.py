@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import BackendBase, PreparedBase
-from ._layer_direct import check_layer_inputs
+from ._layer_base import check_layer_inputs
 from ._layers import oriented, output_shape
 from ._optional import optional_import
 from ._problem import Problem

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels._inner_products import TASK_ROWS, stacked_products_abt
+from kernels._inner_products import TASK_FILTERS, TASK_ROWS, direct_rows, stacked_products_abt
 
 
 def _check(stack, rows, columns, depth, dtype, seed=0):
@@ -50,3 +50,25 @@ def test_products_match_numpy_for_any_shape(stack, rows, columns, depth, seed):
 
 def test_a_deep_sum_stays_within_the_rounding_bound_in_float32():
     _check(2, 8, 12, 4608, np.float32)  # im2col's depth on ResNet-50's 512-channel 3x3 layer
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("filters", "kernel", "width"),
+    [
+        (8, (3, 3), 12),  # whole blocks of four filters and six pixels
+        (TASK_FILTERS + 7, (3, 3), 13),  # a second, partial task of filters, with filters and pixels past the blocks
+        (5, (1, 1), 6),  # one tap: no overlap between pixel rows
+        (3, (2, 5), 4),  # no whole block at all, an uneven kernel
+    ],
+)
+def test_direct_rows_is_the_valid_correlation_summed_over_channels(filters, kernel, width, dtype):
+    rng = np.random.default_rng(1)
+    batch, channels, (kh, kw) = 2, 3, kernel
+    images = rng.uniform(-1, 1, (batch, 5 + kh - 1, width + kw - 1, channels)).astype(dtype)  # channels last
+    weights = rng.uniform(-1, 1, (filters, kh, kw, channels)).astype(dtype)
+    out = np.full((batch, filters, 5, width), np.nan, dtype)
+    direct_rows(images, weights, out)
+    windows = np.lib.stride_tricks.sliding_window_view(images.astype(np.float64), (kh, kw), axis=(1, 2))
+    expected = np.einsum("byxcij,kijc->bkyx", windows, weights.astype(np.float64))
+    assert np.abs(out - expected).max() <= kh * kw * channels * np.finfo(dtype).eps

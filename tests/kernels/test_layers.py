@@ -89,7 +89,7 @@ def test_shapes_flops_and_bad_layers():
         _layer(c=0)
 
 
-@pytest.mark.parametrize("algorithm", ["direct", "gemm"])
+@pytest.mark.parametrize("algorithm", ["direct loops", "direct blocks", "gemm"])
 @pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
 @pytest.mark.parametrize(("op", "mode"), [("corr", "valid"), ("corr", "same"), ("conv", "full"), ("conv", "same")])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -97,10 +97,17 @@ def test_cpu_layer_algorithms_match_the_reference(algorithm, pass_, op, mode, dt
     from kernels._layer_direct import DirectLayer
     from kernels._layer_gemm import GemmLayer
 
-    # Odd sizes and channel counts that leave a partial block of output channels; an even kernel side.
+    # Odd sizes and channel counts that leave a partial block of output channels (of four) and of pixels (of six:
+    # 9 to 12 output columns); an even kernel side.
     problem = Problem(op, mode, (11, 9), (3, 4), dtype, 2, 2, 3, 5, pass_)
     first, second = layer_inputs(problem, seed=7)
-    prepared = {"direct": DirectLayer, "gemm": GemmLayer}[algorithm](problem, first, second)
+    if algorithm == "gemm":
+        prepared = GemmLayer(problem, first, second)
+    else:
+        way = algorithm.split()[1] if pass_ != "backward-weights" else None  # the weight gradient has one way
+        prepared = DirectLayer(problem, first, second, way=way)
+        assert prepared.notes.startswith(f"correlation by {way} ") if way else prepared.notes == ""
+    prepared._out[...] = np.nan  # every output must be written
     prepared()
     expected = reference_layer(problem, first, second)
     got = prepared.result()
@@ -176,6 +183,17 @@ def test_gemm_layer_with_a_1x1_kernel_skips_the_unfold_and_stays_right(pass_, mo
     assert np.abs(prepared.result() - reference_layer(problem, first, second)).max() < 1e-12
     if pass_ != "backward-data":
         assert np.shares_memory(prepared._cols, prepared.first)  # the images are the columns: no copy
+
+
+def test_direct_layer_keeps_the_faster_way_and_refuses_unknown_ones():
+    from kernels._layer_direct import DIRECT_WAYS, DirectLayer
+
+    problem = Problem("corr", "same", (20, 20), (3, 3), "float32", 2, 2, 8, 8)
+    layer = DirectLayer(problem, *layer_inputs(problem))
+    times = {name: float(ms) for name, ms in re.findall(r"(\w+): ([\d.e+-]+) ms", layer.notes)}
+    assert set(times) == set(DIRECT_WAYS) and layer._way == min(times, key=times.get)
+    with pytest.raises(ValueError, match="direct layer way 'fast'; acceptable ways are 'loops', 'blocks'"):
+        DirectLayer(problem, *layer_inputs(problem), way="fast")
 
 
 def test_cpu_layer_inputs_of_the_wrong_shape_are_refused():
