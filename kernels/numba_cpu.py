@@ -11,12 +11,15 @@ are in ``_direct_loops``.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
 from ._base import BackendBase, PreparedBase, check_inputs
 from ._direct_loops import bind_valid_correlation, warm_up
 from ._layer_direct import DirectLayer
+from ._layers import data_gradient_padding
 from ._padded import PaddedCorrelation
 from ._parallel import numba_threads_supported, parallel_copy
 from ._placement import empty_apart_from
@@ -89,6 +92,23 @@ class NumbaCpuBackend(BackendBase):
         if problem.is_layer:
             return DirectLayer(problem, image, kernel)
         return _NumbaCpuPrepared(problem, image, kernel)
+
+    def memory_bytes(self, problem: Problem) -> int:
+        """The default, plus a layer correlation's second padded input and two copies of the filters.
+
+        Forward and backward-data hold the padded input twice (as it is, and
+        channels last for the register blocks: :class:`DirectLayer` times
+        both ways) and the filters in each way's layout.
+        """
+        total = super().memory_bytes(problem)
+        if not problem.is_layer or problem.pass_ == "backward-weights":
+            return total
+        if problem.pass_ == "forward":
+            sources, size = problem.in_channels, problem.padded_shape
+        else:
+            sources, size = problem.out_channels, data_gradient_padding(problem)[1]
+        filters = problem.in_channels * problem.out_channels * math.prod(problem.kernel_shape)
+        return total + problem.np_dtype.itemsize * (2 * problem.batch * sources * math.prod(size) + 2 * filters)
 
 
 BACKEND = NumbaCpuBackend()

@@ -290,6 +290,31 @@ def test_winograd_own_products_with_filters_once_read_the_filters_in_their_layou
     assert np.abs(once.result() - reference_layer(problem, first, second)).max() < 1e-12
 
 
+def _held_bytes(value, seen) -> int:
+    """The bytes of the arrays ``value`` holds (in attributes, tuples, lists), each counted once."""
+    if isinstance(value, np.ndarray):
+        base = value if value.base is None else value.base
+        if id(base) in seen or not isinstance(base, np.ndarray):
+            return 0
+        seen.add(id(base))
+        return base.nbytes
+    if isinstance(value, (tuple, list)):
+        return sum(_held_bytes(item, seen) for item in value)
+    return sum(_held_bytes(item, seen) for item in vars(value).values()) if hasattr(value, "__dict__") else 0
+
+
+@pytest.mark.parametrize("name", ["numba-cpu", "im2col-gemm", "winograd"])
+@pytest.mark.parametrize("pass_", ["forward", "backward-data", "backward-weights"])
+def test_memory_estimates_cover_what_a_prepared_layer_holds(name, pass_):
+    from kernels import get_backend
+
+    backend = get_backend(name)
+    # Deep and small, so that the work buffers outweigh the default's inputs, outputs and reference.
+    problem = Problem("corr", "same", (8, 8), (3, 3), "float32", 2, 2, 64, 64, pass_)
+    prepared = backend.prepare(problem, *layer_inputs(problem))
+    assert _held_bytes(prepared, set()) <= backend.memory_bytes(problem)
+
+
 def test_memory_estimates_count_the_threads_sums_of_the_weight_gradient():
     from kernels import get_backend
 
