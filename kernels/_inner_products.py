@@ -6,7 +6,8 @@
 rows follow each other is a matrix product ``a @ b.T``; the direct layer's is
 its correlation, without an unfold: a filter (channels innermost) against
 ``kh`` runs of ``kw x C`` values of the channels-last image, one per filter
-row, whose pixel rows overlap (:func:`direct_rows`).
+row, whose pixel rows overlap (:func:`direct_rows`); and its weight gradient,
+one segment per image (:func:`direct_weight_rows`).
 
 Nothing is packed: BLAS copies (packs) its operands on every call, which for
 a product with few columns (Winograd's on a deep layer at batch 1: 512 x 512
@@ -226,3 +227,35 @@ def direct_rows(xl, wl, out):
         b, k0, y = task // (strips * oh), ((task // oh) % strips) * TASK_FILTERS, task % oh
         k1 = min(k0 + TASK_FILTERS, filters)
         _region(flat_w, 0, flat_x, (b * hp + y) * wp * channels, geometry, out[b, :, y, :], k0, k1, 0, ow)
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def direct_weight_rows(flat_images, hp, wp, grads, out):
+    """``out[k, c, i, j] = sum_(b, y, x) grads[b, k, y, x] * images[b, c, y + i, x + j]``: the weight gradient, blocked.
+
+    ``flat_images`` holds the padded images (B x C x hp x wp, flat) and
+    zeros after them; ``grads`` (B x K x L) each output-gradient map widened
+    to the images' rows (``oh wp`` values, zero past ``ow`` in each row) and
+    zero-padded to a length ``L`` (a whole number of vectors: 7 x 9 pixels
+    summed as 63 ran a 15-value scalar tail in every run); ``out`` is the
+    gradient (K x C x kh x kw). With both at the same row width, tap
+    ``(i, j)`` of channel ``c`` is one run of ``L`` values per image starting
+    ``i wp + j`` into the channel's plane; the products past a gradient row's
+    end, or past its map, meet zeros (finite inputs assumed: the run reads
+    into the next row, plane or image, or into the zeros after the last). The
+    images need ``L - oh wp + kw`` zeros after them. So each tap is a product
+    of the filters' gradients and the channels summed over the images, by
+    blocks of 4 filters x 6 channels in registers. Parallel over (tap,
+    :data:`TASK_FILTERS` filters).
+    """
+    batch, filters, length = grads.shape
+    channels, kh, kw = out.shape[1], out.shape[2], out.shape[3]
+    plane = hp * wp
+    geometry = (length, filters * length, plane, channels * plane, batch, length)
+    flat_grads = grads.reshape(-1)
+    strips = (filters + TASK_FILTERS - 1) // TASK_FILTERS
+    for task in prange(kh * kw * strips):
+        tap, k0 = task // strips, (task % strips) * TASK_FILTERS
+        i, j = tap // kw, tap % kw
+        k1 = min(k0 + TASK_FILTERS, filters)
+        _region(flat_grads, 0, flat_images, i * wp + j, geometry, out[:, :, i, j], k0, k1, 0, channels)

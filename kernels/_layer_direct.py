@@ -6,35 +6,39 @@ filters flipped and transposed); ``backward-weights`` runs the weight
 gradient's dot products. Padding is part of the timed call, as in the
 single-channel ``numba-cpu``.
 
-The valid correlation runs one of two ways, which ``prepare`` times and
-keeps the faster of: ``loops``, along output rows for blocks of four
-filters (each output read and written per tap), or ``blocks``, register
-blocks of 4 filters x 6 pixels on channels-last copies of the images and
-filters (:func:`kernels._inner_products.direct_rows`: the sums stay in
-registers over every tap and channel).
+Every pass runs one of two ways, which ``prepare`` times and keeps the
+faster of: ``loops``, the loops above (the correlation along output rows
+for blocks of four filters, each output read and written per tap), or
+``blocks``, register blocks of :mod:`kernels._inner_products`: the
+correlation by 4 filters x 6 pixels on channels-last copies of the images
+and filters (:func:`~kernels._inner_products.direct_rows`, the sums in
+registers over every tap and channel), the weight gradient by 4 filters x 6
+channels per tap, summed over every pixel of every image
+(:func:`~kernels._inner_products.direct_weight_rows`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._inner_products import direct_rows
+from ._inner_products import direct_rows, direct_weight_rows
 from ._layer_base import LayerPrepared
 from ._layer_gemm import keep_fastest
 from ._layer_loops import direct_forward, direct_weights, filters_channels_last, pad_channels_last, pad_into
 from ._layers import correlation_filters, data_gradient_padding, input_shapes, oriented, output_shape
 from ._problem import Problem
 
-# The ways the direct layer's valid correlation may run (module docstring).
+# The ways the direct layer may run each pass (module docstring).
 DIRECT_WAYS = ("loops", "blocks")
+# The weight gradient's blocks sum runs of a whole number of 16 values (a float32 vector of AVX-512).
+WEIGHT_RUN = 16
 
 
 class DirectLayer(LayerPrepared):
     """One pass of a layer by direct loops; the call is the timed work, the output stays in its buffer.
 
-    ``way`` (one of :data:`DIRECT_WAYS`) runs the forward and backward-data
-    correlation that way; by default ``prepare`` times both and keeps the
-    faster, the times in ``notes``.
+    ``way`` (one of :data:`DIRECT_WAYS`) runs the pass that way; by default
+    ``prepare`` times both and keeps the faster, the times in ``notes``.
 
     Raises
     ------
@@ -54,27 +58,38 @@ class DirectLayer(LayerPrepared):
                 self._offset, size = data_gradient_padding(problem)
                 self._padded = np.zeros((problem.batch, problem.out_channels, *size), dtype)
                 self._filters = np.empty((problem.in_channels, problem.out_channels, *problem.kernel_shape), dtype)
-            else:
+            elif kind == "forward":
                 self._offset, size = problem.pad_before, problem.padded_shape
                 self._padded = np.zeros((problem.batch, problem.in_channels, *size), dtype)
-                self._filters = np.empty(input_shapes(problem)[1], dtype) if kind == "forward" else None
+                self._filters = np.empty(input_shapes(problem)[1], dtype)
+            else:  # the gradients widened to the padded rows, in whole vectors; the images with zeros after them
+                self._offset, (hp, wp) = problem.pad_before, problem.padded_shape
+                (b, c), (oh, _), kw = (problem.batch, problem.in_channels), problem.out_shape, problem.kernel_shape[1]
+                length = -(-oh * wp // WEIGHT_RUN) * WEIGHT_RUN
+                self._flat_images = np.zeros(b * c * hp * wp + length - oh * wp + kw, dtype)
+                self._padded = self._flat_images[: b * c * hp * wp].reshape(b, c, hp, wp)
+                self._grads = np.zeros((b, problem.out_channels, length), dtype)
+                self._widened = self._grads[:, :, : oh * wp].reshape(b, problem.out_channels, oh, wp)
             if kind != "backward-weights":  # the blocks' channels-last copies
                 (n, sources), filters = self._padded.shape[:2], self._filters.shape
                 self._padded_last = np.zeros((n, *self._padded.shape[2:], sources), dtype)
                 self._filters_last = np.empty((filters[0], *filters[2:], filters[1]), dtype)
         with self.stage("compile"):
             self._run()  # compiles (or loads from Numba's cache) for these dtypes; the output is recomputed anyway
-        if kind != "backward-weights":
-            with self.stage("plan"):
-                candidates = {name: name for name in (DIRECT_WAYS if way is None else (way,))}
-                best, measured = keep_fastest(self._run, lambda name: setattr(self, "_way", name), candidates)
-                self.notes = f"correlation by {best} (timed in prepare: {measured})"
+        with self.stage("plan"):
+            candidates = {name: name for name in (DIRECT_WAYS if way is None else (way,))}
+            best, measured = keep_fastest(self._run, lambda name: setattr(self, "_way", name), candidates)
+            self.notes = f"{kind} by {best} (timed in prepare: {measured})"
 
     def _run(self) -> None:
         top, left = self._offset
         if self.problem.pass_ == "backward-weights":
             pad_into(self.first, self._padded, top, left)
-            direct_weights(self._padded, self.second, self._out)
+            if self._way == "blocks":
+                pad_into(self.second, self._widened, 0, 0)
+                direct_weight_rows(self._flat_images, *self._padded.shape[2:], self._grads, self._out)
+            else:
+                direct_weights(self._padded, self.second, self._out)
             return
         filters = correlation_filters(self.problem, self.second)
         if self._way == "blocks":

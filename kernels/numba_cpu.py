@@ -18,7 +18,7 @@ import numpy as np
 
 from ._base import BackendBase, PreparedBase, check_inputs
 from ._direct_loops import bind_valid_correlation, warm_up
-from ._layer_direct import DirectLayer
+from ._layer_direct import WEIGHT_RUN, DirectLayer
 from ._layers import data_gradient_padding
 from ._padded import PaddedCorrelation
 from ._parallel import numba_threads_supported, parallel_copy
@@ -94,15 +94,19 @@ class NumbaCpuBackend(BackendBase):
         return _NumbaCpuPrepared(problem, image, kernel)
 
     def memory_bytes(self, problem: Problem) -> int:
-        """The default, plus a layer correlation's second padded input and two copies of the filters.
+        """The default, plus what a layer's register blocks hold beside the loops' buffers.
 
         Forward and backward-data hold the padded input twice (as it is, and
-        channels last for the register blocks: :class:`DirectLayer` times
-        both ways) and the filters in each way's layout.
+        channels last for the blocks: :class:`DirectLayer` times both ways)
+        and the filters in each way's layout; backward-weights the output
+        gradients widened to the padded rows.
         """
         total = super().memory_bytes(problem)
-        if not problem.is_layer or problem.pass_ == "backward-weights":
+        if not problem.is_layer:
             return total
+        if problem.pass_ == "backward-weights":
+            rows = problem.out_shape[0] * problem.padded_shape[1] + WEIGHT_RUN + problem.kernel_shape[1]
+            return total + problem.np_dtype.itemsize * problem.batch * problem.out_channels * rows
         if problem.pass_ == "forward":
             sources, size = problem.in_channels, problem.padded_shape
         else:

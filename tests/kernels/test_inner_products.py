@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels._inner_products import TASK_FILTERS, TASK_ROWS, direct_rows, stacked_products_abt
+from kernels._inner_products import TASK_FILTERS, TASK_ROWS, direct_rows, direct_weight_rows, stacked_products_abt
 
 
 def _check(stack, rows, columns, depth, dtype, seed=0):
@@ -72,3 +72,23 @@ def test_direct_rows_is_the_valid_correlation_summed_over_channels(filters, kern
     windows = np.lib.stride_tricks.sliding_window_view(images.astype(np.float64), (kh, kw), axis=(1, 2))
     expected = np.einsum("byxcij,kijc->bkyx", windows, weights.astype(np.float64))
     assert np.abs(out - expected).max() <= kh * kw * channels * np.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("filters", "channels", "kernel"), [(8, 12, (3, 3)), (TASK_FILTERS + 5, 7, (2, 4))])
+def test_direct_weight_rows_is_the_weight_gradient(filters, channels, kernel, dtype):
+    rng = np.random.default_rng(2)
+    batch, (kh, kw), (oh, ow) = 2, kernel, (5, 6)
+    hp, wp = oh + kh - 1, ow + kw - 1
+    length = oh * wp + 3  # past the widened rows: zeros
+    flat = np.zeros(batch * channels * hp * wp + 3 + kw, dtype)  # the images, then the zeros their runs reach
+    images = flat[: batch * channels * hp * wp].reshape(batch, channels, hp, wp)
+    images[...] = rng.uniform(-1, 1, images.shape)
+    grads = np.zeros((batch, filters, length), dtype)
+    widened = grads[:, :, : oh * wp].reshape(batch, filters, oh, wp)  # zero past ow in each row
+    widened[..., :ow] = rng.uniform(-1, 1, (batch, filters, oh, ow))
+    out = np.full((filters, channels, kh, kw), np.nan, dtype)
+    direct_weight_rows(flat, hp, wp, grads, out)
+    windows = np.lib.stride_tricks.sliding_window_view(images.astype(np.float64), (kh, kw), axis=(2, 3))
+    expected = np.einsum("bkyx,bcyxij->kcij", widened[..., :ow].astype(np.float64), windows)
+    assert np.abs(out - expected).max() <= batch * oh * ow * np.finfo(dtype).eps

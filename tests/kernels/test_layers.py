@@ -104,9 +104,9 @@ def test_cpu_layer_algorithms_match_the_reference(algorithm, pass_, op, mode, dt
     if algorithm == "gemm":
         prepared = GemmLayer(problem, first, second)
     else:
-        way = algorithm.split()[1] if pass_ != "backward-weights" else None  # the weight gradient has one way
+        way = algorithm.split()[1]
         prepared = DirectLayer(problem, first, second, way=way)
-        assert prepared.notes.startswith(f"correlation by {way} ") if way else prepared.notes == ""
+        assert prepared.notes.startswith(f"{pass_} by {way} ")
     prepared._out[...] = np.nan  # every output must be written
     prepared()
     expected = reference_layer(problem, first, second)
