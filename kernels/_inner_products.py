@@ -35,6 +35,22 @@ TASK_ROWS = 48
 TASK_FILTERS = 32
 
 
+@njit(inline="always")
+def _rows4(flat, start, step, length):
+    """Four rows of ``length`` values of ``flat``, ``step`` apart from ``start``: views."""
+    second, third, fourth = start + step, start + 2 * step, start + 3 * step
+    return flat[start : start + length], flat[second : second + length], flat[third : third + length], \
+        flat[fourth : fourth + length]  # fmt: skip
+
+
+@njit(inline="always")
+def _rows6(flat, start, step, length):
+    """Six rows of ``length`` values of ``flat``, ``step`` apart from ``start``: views."""
+    r0, r1, r2, r3 = _rows4(flat, start, step, length)
+    return r0, r1, r2, r3, flat[start + 4 * step : start + 4 * step + length], \
+        flat[start + 5 * step : start + 5 * step + length]  # fmt: skip
+
+
 @njit(fastmath=_FM, boundscheck=False, inline="always")
 def _block4x6(a, a0, b, b0, geometry, out, m0, n0):
     """``out[m0:m0+4, n0:n0+6]`` = the summed products of four rows of ``a`` and six of ``b``, 24 sums in registers."""
@@ -43,13 +59,8 @@ def _block4x6(a, a0, b, b0, geometry, out, m0, n0):
     s00 = s01 = s02 = s03 = s04 = s05 = s10 = s11 = s12 = s13 = s14 = s15 = zero
     s20 = s21 = s22 = s23 = s24 = s25 = s30 = s31 = s32 = s33 = s34 = s35 = zero
     for g in range(segments):
-        pa, pb = a0 + m0 * a_row + g * a_seg, b0 + n0 * b_row + g * b_seg
-        r0, r1, r2, r3 = a[pa : pa + length], a[pa + a_row : pa + a_row + length], \
-            a[pa + 2 * a_row : pa + 2 * a_row + length], a[pa + 3 * a_row : pa + 3 * a_row + length]  # fmt: skip
-        q0, q1, q2 = b[pb : pb + length], b[pb + b_row : pb + b_row + length], \
-            b[pb + 2 * b_row : pb + 2 * b_row + length]  # fmt: skip
-        q3, q4, q5 = b[pb + 3 * b_row : pb + 3 * b_row + length], b[pb + 4 * b_row : pb + 4 * b_row + length], \
-            b[pb + 5 * b_row : pb + 5 * b_row + length]  # fmt: skip
+        r0, r1, r2, r3 = _rows4(a, a0 + m0 * a_row + g * a_seg, a_row, length)
+        q0, q1, q2, q3, q4, q5 = _rows6(b, b0 + n0 * b_row + g * b_seg, b_row, length)
         for r in range(length):
             x0, x1, x2, x3 = r0[r], r1[r], r2[r], r3[r]
             y0, y1, y2, y3, y4, y5 = q0[r], q1[r], q2[r], q3[r], q4[r], q5[r]
@@ -110,12 +121,9 @@ def _block1x6(a, a0, b, b0, geometry, out, m, n0):
     zero = out.dtype.type(0)
     s0 = s1 = s2 = s3 = s4 = s5 = zero
     for g in range(segments):
-        pa, pb = a0 + m * a_row + g * a_seg, b0 + n0 * b_row + g * b_seg
+        pa = a0 + m * a_row + g * a_seg
         row = a[pa : pa + length]
-        q0, q1, q2 = b[pb : pb + length], b[pb + b_row : pb + b_row + length], \
-            b[pb + 2 * b_row : pb + 2 * b_row + length]  # fmt: skip
-        q3, q4, q5 = b[pb + 3 * b_row : pb + 3 * b_row + length], b[pb + 4 * b_row : pb + 4 * b_row + length], \
-            b[pb + 5 * b_row : pb + 5 * b_row + length]  # fmt: skip
+        q0, q1, q2, q3, q4, q5 = _rows6(b, b0 + n0 * b_row + g * b_seg, b_row, length)
         for r in range(length):
             x = row[r]
             s0 += x * q0[r]
@@ -139,9 +147,8 @@ def _block4x1(a, a0, b, b0, geometry, out, m0, n):
     zero = out.dtype.type(0)
     s0 = s1 = s2 = s3 = zero
     for g in range(segments):
-        pa, pb = a0 + m0 * a_row + g * a_seg, b0 + n * b_row + g * b_seg
-        r0, r1, r2, r3 = a[pa : pa + length], a[pa + a_row : pa + a_row + length], \
-            a[pa + 2 * a_row : pa + 2 * a_row + length], a[pa + 3 * a_row : pa + 3 * a_row + length]  # fmt: skip
+        r0, r1, r2, r3 = _rows4(a, a0 + m0 * a_row + g * a_seg, a_row, length)
+        pb = b0 + n * b_row + g * b_seg
         column = b[pb : pb + length]
         for r in range(length):
             y = column[r]

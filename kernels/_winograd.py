@@ -218,6 +218,31 @@ def output_transform(mm, at, out, tiles_h, tiles_w):
                         out[b, k, y, x] = pixel[k]
 
 
+@njit(fastmath=_FM, boundscheck=False, inline="always")
+def _kernel_gradients(sums, g_matrix, half, grads, count):
+    """``grads[r, s, :count] = (G^T S G)[r, s]``, ``S`` the a x a sums in the rows of ``sums`` (each ``count`` long).
+
+    ``half`` (3 x a x at least ``count``) is the caller's scratch; the innermost loops run along the rows.
+    """
+    a = g_matrix.shape[0]
+    for r in range(3):
+        for j in range(a):
+            half[r, j, :count] = 0
+            for i in range(a):
+                coef = g_matrix[i, r]
+                if coef != 0:
+                    for n in range(count):
+                        half[r, j, n] += coef * sums[i * a + j, n]
+    for r in range(3):
+        for s in range(3):
+            grads[r, s, :count] = 0
+            for j in range(a):
+                coef = g_matrix[j, s]
+                if coef != 0:
+                    for n in range(count):
+                        grads[r, s, n] += coef * half[r, j, n]
+
+
 # Channels per task of :func:`weight_output_transform`: one filter's 3x3 gradients of 16 channels are 576
 # bytes, nine whole cache lines, written at once from the task's buffer.
 OUTPUT_CHANNELS = 16
@@ -240,30 +265,14 @@ def weight_output_transform(mm, g_matrix, out):
         c0 = task * OUTPUT_CHANNELS
         count = min(OUTPUT_CHANNELS, sources - c0)
         half = np.empty((3, a, targets), out.dtype)
-        pixel = np.empty(targets, out.dtype)
+        grads = np.empty((3, 3, targets), out.dtype)
         block = np.empty((targets, OUTPUT_CHANNELS, 3, 3), out.dtype)
         for cc in range(count):
-            c = c0 + cc
-            for r in range(3):
-                for j in range(a):
-                    for k in range(targets):
-                        half[r, j, k] = 0
-                    for i in range(a):
-                        coef = g_matrix[i, r]
-                        if coef != 0:
-                            for k in range(targets):
-                                half[r, j, k] += coef * mm[i * a + j, c, k]
+            _kernel_gradients(mm[:, c0 + cc, :], g_matrix, half, grads, targets)
             for r in range(3):
                 for s in range(3):
                     for k in range(targets):
-                        pixel[k] = 0
-                    for j in range(a):
-                        coef = g_matrix[j, s]
-                        if coef != 0:
-                            for k in range(targets):
-                                pixel[k] += coef * half[r, j, k]
-                    for k in range(targets):
-                        block[k, cc, r, s] = pixel[k]
+                        block[k, cc, r, s] = grads[r, s, k]
         for k in range(targets):
             out[k, c0 : c0 + count] = block[k, :count]
 
@@ -295,7 +304,7 @@ def summed_weight_transform(v, q, g_matrix, out):
         nk, nc = min(block_k, filters - k0), min(block_c, channels - c0)
         sums = np.zeros((block_k, planes, block_c), out.dtype)
         half = np.empty((3, a, block_c), out.dtype)
-        pixel = np.empty(block_c, out.dtype)
+        grads = np.empty((3, 3, block_c), out.dtype)
         for xi in range(planes):
             for t in range(tiles):
                 row = v[xi, t, c0 : c0 + nc]
@@ -315,24 +324,12 @@ def summed_weight_transform(v, q, g_matrix, out):
                     for c in range(nc):
                         total[c] += weight * row[c]
         for kk in range(nk):
-            for r in range(3):
-                for j in range(a):
-                    half[r, j, :nc] = 0
-                    for i in range(a):
-                        coef = g_matrix[i, r]
-                        if coef != 0:
-                            for c in range(nc):
-                                half[r, j, c] += coef * sums[kk, i * a + j, c]
+            _kernel_gradients(sums[kk], g_matrix, half, grads, nc)
             for r in range(3):
                 for s in range(3):
-                    pixel[:nc] = 0
-                    for j in range(a):
-                        coef = g_matrix[j, s]
-                        if coef != 0:
-                            for c in range(nc):
-                                pixel[c] += coef * half[r, j, c]
                     for c in range(nc):
-                        out[k0 + kk, c0 + c, r, s] = pixel[c]
+                        out[k0 + kk, c0 + c, r, s] = grads[r, s, c]
+
 
 class WinogradLayer(LayerPrepared):
     """A pass of a layer with 3x3 filters by F(tile x tile, 3x3) (see the module docstring for backward-weights).
