@@ -51,6 +51,17 @@ def _rows6(flat, start, step, length):
         flat[start + 5 * step : start + 5 * step + length]  # fmt: skip
 
 
+@njit(boundscheck=False, inline="always")
+def _store6(out, m, n0, s0, s1, s2, s3, s4, s5):
+    """``out[m, n0:n0+6]`` = the six sums."""
+    out[m, n0] = s0
+    out[m, n0 + 1] = s1
+    out[m, n0 + 2] = s2
+    out[m, n0 + 3] = s3
+    out[m, n0 + 4] = s4
+    out[m, n0 + 5] = s5
+
+
 @njit(fastmath=_FM, boundscheck=False, inline="always")
 def _block4x6(a, a0, b, b0, geometry, out, m0, n0):
     """``out[m0:m0+4, n0:n0+6]`` = the summed products of four rows of ``a`` and six of ``b``, 24 sums in registers."""
@@ -88,30 +99,10 @@ def _block4x6(a, a0, b, b0, geometry, out, m0, n0):
             s33 += x3 * y3
             s34 += x3 * y4
             s35 += x3 * y5
-    out[m0, n0] = s00
-    out[m0, n0 + 1] = s01
-    out[m0, n0 + 2] = s02
-    out[m0, n0 + 3] = s03
-    out[m0, n0 + 4] = s04
-    out[m0, n0 + 5] = s05
-    out[m0 + 1, n0] = s10
-    out[m0 + 1, n0 + 1] = s11
-    out[m0 + 1, n0 + 2] = s12
-    out[m0 + 1, n0 + 3] = s13
-    out[m0 + 1, n0 + 4] = s14
-    out[m0 + 1, n0 + 5] = s15
-    out[m0 + 2, n0] = s20
-    out[m0 + 2, n0 + 1] = s21
-    out[m0 + 2, n0 + 2] = s22
-    out[m0 + 2, n0 + 3] = s23
-    out[m0 + 2, n0 + 4] = s24
-    out[m0 + 2, n0 + 5] = s25
-    out[m0 + 3, n0] = s30
-    out[m0 + 3, n0 + 1] = s31
-    out[m0 + 3, n0 + 2] = s32
-    out[m0 + 3, n0 + 3] = s33
-    out[m0 + 3, n0 + 4] = s34
-    out[m0 + 3, n0 + 5] = s35
+    _store6(out, m0, n0, s00, s01, s02, s03, s04, s05)
+    _store6(out, m0 + 1, n0, s10, s11, s12, s13, s14, s15)
+    _store6(out, m0 + 2, n0, s20, s21, s22, s23, s24, s25)
+    _store6(out, m0 + 3, n0, s30, s31, s32, s33, s34, s35)
 
 
 @njit(fastmath=_FM, boundscheck=False, inline="always")
@@ -132,12 +123,7 @@ def _block1x6(a, a0, b, b0, geometry, out, m, n0):
             s3 += x * q3[r]
             s4 += x * q4[r]
             s5 += x * q5[r]
-    out[m, n0] = s0
-    out[m, n0 + 1] = s1
-    out[m, n0 + 2] = s2
-    out[m, n0 + 3] = s3
-    out[m, n0 + 4] = s4
-    out[m, n0 + 5] = s5
+    _store6(out, m, n0, s0, s1, s2, s3, s4, s5)
 
 
 @njit(fastmath=_FM, boundscheck=False, inline="always")
