@@ -37,6 +37,7 @@ from ._layers import correlation_filters, data_gradient_padding, oriented, outpu
 from ._parallel import numba_blas_available
 from ._problem import Problem
 from ._winograd_fused import (
+    OUTPUT_CHANNELS,
     fused_f4,
     fused_weights_f4,
     input_transform_f4,
@@ -241,11 +242,6 @@ def _kernel_gradients(sums, g_matrix, half, grads, count):
                 if coef != 0:
                     for n in range(count):
                         grads[r, s, n] += coef * half[r, j, n]
-
-
-# Channels per task of :func:`weight_output_transform`: one filter's 3x3 gradients of 16 channels are 576
-# bytes, nine whole cache lines, written at once from the task's buffer.
-OUTPUT_CHANNELS = 16
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
@@ -490,16 +486,20 @@ class WinogradLayer(LayerPrepared):
         else:
             filter_transform(filters, self._g, self._u)
 
+    def _input_tiles(self) -> None:
+        """``_v`` = every input tile's ``B^T d B``, for the own products: F(4x4)'s transform written out."""
+        if self.tile == 4:
+            input_transform_f4(self._padded, self._v, *self._tiles)
+        else:
+            tile_transform(self._padded, self._bt, self._v, *self._tiles, self.tile)
+
     def _run(self) -> None:
         top, left = self._offset
         if self.problem.pass_ == "backward-weights":
             pad_channels_last(self.first, self._padded, top, left)
             pad_channels_last(self.second, self._grads, 0, 0)
             if self._way == "own products":  # no a^2 planes of sums: each block's go straight through G^T . G
-                if self.tile == 4:
-                    input_transform_f4(self._padded, self._v, *self._tiles)
-                else:
-                    tile_transform(self._padded, self._bt, self._v, *self._tiles, self.tile)
+                self._input_tiles()
                 tile_transform(self._grads, self._a, self._q, *self._tiles, self.tile)
                 summed_weight_transform(self._v, self._q, self._g, self._out)
                 return
@@ -522,13 +522,11 @@ class WinogradLayer(LayerPrepared):
         if not self.filters_once:
             self._transform_filters()
         if self._way == "own products":  # every stage a Numba call on Numba's threads
+            self._input_tiles()
+            stacked_products_abt(self._v, self._ut, self._m)
             if self.tile == 4:
-                input_transform_f4(self._padded, self._v, *self._tiles)
-                stacked_products_abt(self._v, self._ut, self._m)
                 output_transform_f4(self._m, self._out, *self._tiles)
             else:
-                tile_transform(self._padded, self._bt, self._v, *self._tiles, self.tile)
-                stacked_products_abt(self._v, self._ut, self._m)
                 output_transform(self._m, self._at, self._out, *self._tiles)
             return
         if self._way == "one call":

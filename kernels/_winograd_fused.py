@@ -34,8 +34,9 @@ _FM = {"contract"}
 # Typed float32 so that float32 arithmetic stays float32 (an int or float literal would promote it to float64);
 # exact, so float64 arithmetic loses nothing.
 _2, _4, _5, _8 = np.float32(2), np.float32(4), np.float32(5), np.float32(8)
-# Channels per task of :func:`weight_output_f4`: one filter's 3x3 gradients of 16 channels are 576 bytes,
-# nine whole cache lines.
+# Channels per task of the weight gradients' output transforms (:func:`weight_output_f4`,
+# :func:`kernels._winograd.weight_output_transform`): one filter's 3x3 gradients of 16 channels are 576 bytes,
+# nine whole cache lines, written at once from the task's buffer.
 OUTPUT_CHANNELS = 16
 TILE, SPAN = 4, 6  # output tile m, input tile a = m + 2
 
