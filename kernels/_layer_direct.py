@@ -34,6 +34,17 @@ DIRECT_WAYS = ("loops", "blocks")
 WEIGHT_RUN = 16
 
 
+def widened_gradients(problem: Problem) -> tuple[int, int]:
+    """The weight gradient's blocks: the length of each output-gradient map's run, and the zeros after the images.
+
+    A run is the map's ``oh`` rows at the padded width, rounded up to whole :data:`WEIGHT_RUN` values; the last
+    image's runs read that far past its rows, plus ``kw``.
+    """
+    oh, wp, kw = problem.out_shape[0], problem.padded_shape[1], problem.kernel_shape[1]
+    length = -(-oh * wp // WEIGHT_RUN) * WEIGHT_RUN
+    return length, length - oh * wp + kw
+
+
 class DirectLayer(LayerPrepared):
     """One pass of a layer by direct loops; the call is the timed work, the output stays in its buffer.
 
@@ -64,9 +75,9 @@ class DirectLayer(LayerPrepared):
                 self._filters = np.empty(input_shapes(problem)[1], dtype)
             else:  # the gradients widened to the padded rows, in whole vectors; the images with zeros after them
                 self._offset, (hp, wp) = problem.pad_before, problem.padded_shape
-                (b, c), (oh, _), kw = (problem.batch, problem.in_channels), problem.out_shape, problem.kernel_shape[1]
-                length = -(-oh * wp // WEIGHT_RUN) * WEIGHT_RUN
-                self._flat_images = np.zeros(b * c * hp * wp + length - oh * wp + kw, dtype)
+                (b, c), oh = (problem.batch, problem.in_channels), problem.out_shape[0]
+                length, tail = widened_gradients(problem)
+                self._flat_images = np.zeros(b * c * hp * wp + tail, dtype)
                 self._padded = self._flat_images[: b * c * hp * wp].reshape(b, c, hp, wp)
                 self._grads = np.zeros((b, problem.out_channels, length), dtype)
                 self._widened = self._grads[:, :, : oh * wp].reshape(b, problem.out_channels, oh, wp)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ._base import BackendBase, PreparedBase, check_inputs
 from ._direct_loops import bind_valid_correlation, warm_up
-from ._layer_direct import WEIGHT_RUN, DirectLayer
+from ._layer_direct import DirectLayer, widened_gradients
 from ._layers import data_gradient_padding
 from ._padded import PaddedCorrelation
 from ._parallel import numba_threads_supported, parallel_copy
@@ -105,8 +105,8 @@ class NumbaCpuBackend(BackendBase):
         if not problem.is_layer:
             return total
         if problem.pass_ == "backward-weights":
-            rows = problem.out_shape[0] * problem.padded_shape[1] + WEIGHT_RUN + problem.kernel_shape[1]
-            return total + problem.np_dtype.itemsize * problem.batch * problem.out_channels * rows
+            length, tail = widened_gradients(problem)
+            return total + problem.np_dtype.itemsize * (problem.batch * problem.out_channels * length + tail)
         if problem.pass_ == "forward":
             sources, size = problem.in_channels, problem.padded_shape
         else:
