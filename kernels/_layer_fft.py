@@ -30,6 +30,7 @@ the products read them in place. All three passes:
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -91,7 +92,7 @@ def work_units(problem: Problem, fft: tuple[int, int] | None = None) -> float:
 
 def predicted_seconds(problem: Problem, fft: tuple[int, int]) -> float:
     """The cost model's seconds for one call with transforms of shape ``fft`` (for choosing, not reporting)."""
-    ty, tx = _tile_grid(problem, fft)
+    ty, tx = tile_grid(problem, fft)
     rows = problem.batch * ty * tx
     transforms = sum(transform_counts(problem, ty * tx))
     frequencies = fft[0] * (fft[1] // 2 + 1)
@@ -118,9 +119,36 @@ def _correlation_out(problem: Problem) -> tuple[int, int]:
     return tuple(s - k + 1 for s, k in zip(_correlation_source(problem), problem.kernel_shape))
 
 
-def _tile_grid(problem: Problem, fft: tuple[int, int]) -> tuple[int, int]:
+def tile_grid(problem: Problem, fft: tuple[int, int]) -> tuple[int, int]:
     """Overlap-save tiles per axis over the pass's valid correlation, at transforms of shape ``fft``."""
     return tile_count(_correlation_out(problem), problem.kernel_shape, fft)
+
+
+class TileGeometry(NamedTuple):
+    """Where a pass's overlap-save tiles lie (see :func:`tile_geometry`)."""
+
+    tiles: tuple[int, int]
+    step: tuple[int, int]
+    offset: tuple[int, int]
+    extent: tuple[int, int]
+
+
+def tile_geometry(problem: Problem, fft: tuple[int, int]) -> TileGeometry:
+    """Where a pass's overlap-save tiles lie, at transforms of shape ``fft``.
+
+    Returns
+    -------
+    TileGeometry
+        ``tiles`` per axis; ``step``, the outputs each tile gives per axis;
+        ``offset``, where the pass's source sits in its zero buffer; ``extent``,
+        that buffer's size rounded up to whole tiles (what lies past the
+        padding stays zero).
+    """
+    tiles = tile_grid(problem, fft)
+    step = tuple(n - k + 1 for n, k in zip(fft, problem.kernel_shape))
+    offset = data_gradient_padding(problem)[0] if problem.pass_ == "backward-data" else problem.pad_before
+    extent = tuple(t * s + k - 1 for t, s, k in zip(tiles, step, problem.kernel_shape))
+    return TileGeometry(tiles, step, offset, extent)
 
 
 @njit(cache=True)
@@ -225,20 +253,16 @@ class FftLayer(LayerPrepared):
         self.filters_once = filters_once
         self.fft = fft = tuple(fft or choose_tile(problem))
         (kh, kw), weights = problem.kernel_shape, problem.pass_ == "backward-weights"
-        self._tiles = _tile_grid(problem, fft)
-        self._step = (fft[0] - kh + 1, fft[1] - kw + 1)
+        self._tiles, self._step, self._offset, extent = tile_geometry(problem, fft)
         per_image = self._tiles[0] * self._tiles[1]
         rows = problem.batch * per_image
         c, k = problem.in_channels, problem.out_channels
         sources, targets = (k, c) if problem.pass_ == "backward-data" else (c, k)
-        self._offset = data_gradient_padding(problem)[0] if problem.pass_ == "backward-data" else problem.pad_before
         real = problem.np_dtype
         cplx = np.result_type(real, np.complex64)
         scale = 1.0 / (fft[0] * fft[1])  # FFTW's inverse is unnormalised
         self._scale = real.type(scale)
         with self.stage("alloc"):
-            # The padded input rounded up to whole tiles; what lies past the padding stays zero.
-            extent = [t * s + q - 1 for t, s, q in zip(self._tiles, self._step, problem.kernel_shape)]
             self._padded = np.zeros((problem.batch, sources, *extent), real)
             self._source_tiles = pyfftw.zeros_aligned((rows, sources, *fft), real)
             self._x, x_view = _frequency_major(fft, rows, sources, cplx)
@@ -329,7 +353,7 @@ class FftLayer(LayerPrepared):
 def call_transforms(problem: Problem, filters_once: bool = False) -> tuple[int, tuple[int, int]]:
     """``(count, shape)``: the transforms one call of :class:`FftLayer` makes, and their shape."""
     fft = choose_tile(problem)
-    tiles = _tile_grid(problem, fft)
+    tiles = tile_grid(problem, fft)
     sources, second, outputs = transform_counts(problem, tiles[0] * tiles[1])
     return sources + outputs + (0 if filters_once else second), fft
 
@@ -337,8 +361,7 @@ def call_transforms(problem: Problem, filters_once: bool = False) -> tuple[int, 
 def layer_bytes(problem: Problem, fft: tuple[int, int] | None = None) -> int:
     """The buffers :class:`FftLayer` allocates (each real map, its spectrum, the padded input), for the memory guard."""
     fft = tuple(fft or choose_tile(problem))
-    tiles = _tile_grid(problem, fft)
-    extent = [t * (n - k + 1) + k - 1 for t, n, k in zip(tiles, fft, problem.kernel_shape)]
+    tiles, _, _, extent = tile_geometry(problem, fft)
     maps = sum(transform_counts(problem, tiles[0] * tiles[1]))
     frequencies = fft[0] * (fft[1] // 2 + 1)
     padded = problem.batch * max(problem.in_channels, problem.out_channels) * math.prod(extent)

@@ -10,6 +10,13 @@ on those buffers, multiplies in place and runs the inverse: transforms and
 product only, with no allocation, plan look-up or normalisation pass per
 call. With ``cache_kernel_spectrum`` (``cupy-fft-cached``)
 the kernel's spectrum is computed in ``prepare`` (fixed weights).
+
+Layers run :class:`kernels._layer_fft_arrays.ArrayFftLayer` on CuPy, the code
+``numpy-fft`` runs on the CPU: every tile and filter transformed once by
+batched cuFFT (plans from CuPy's plan cache, made by the first call in
+``prepare``), the channel sums as one batched complex matrix product on
+cuBLAS, one batched inverse; ``cupy-fft-cached`` transforms the filters in
+``prepare``.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import numpy as np
 from ._base import check_inputs
 from ._fft_geometry import convolution_kernel, fft_shape, output_window
 from ._gpu import GpuBackendBase, GpuPreparedBase, host_copy
+from ._layer_fft_arrays import ArrayFftLayer, ArrayModule
 from ._optional import optional_import
 from ._problem import Problem
 from ._spectrum import SpectrumCaching
@@ -85,11 +93,25 @@ class _CupyFftPrepared(GpuPreparedBase):
         return cupy.asnumpy(self._y[self._window]).astype(self.problem.np_dtype, copy=False)
 
 
+def _synchronize() -> None:
+    cupy.cuda.Device().synchronize()
+
+
+class _CupyFftLayer(ArrayFftLayer, GpuPreparedBase):
+    """A layer's pass by :class:`ArrayFftLayer` on the GPU; its first call, in ``prepare``, makes cuFFT's plans."""
+
+    def __init__(self, problem: Problem, first: np.ndarray, second: np.ndarray, filters_once: bool):
+        arrays = ArrayModule(cupy, cupyx_fft, cupy.asarray, cupy.asnumpy, _synchronize)
+        super().__init__(problem, first, second, arrays, filters_once)
+        self.finish_prepare("plan")
+
+
 class CupyFftBackend(SpectrumCaching, GpuBackendBase):
     """FFT convolution with cuFFT plans made once, device-resident inputs (see :class:`SpectrumCaching`)."""
 
     method = "fft"
     requires = ("cupy", "cupyx.scipy.fft")
+    takes_layers = True
 
     def __init__(self, name: str = "cupy-fft", cache_kernel_spectrum: bool = False):
         super().__init__(name, cache_kernel_spectrum)
@@ -97,7 +119,9 @@ class CupyFftBackend(SpectrumCaching, GpuBackendBase):
     def gpu_count(self) -> int:
         return cupy.cuda.runtime.getDeviceCount()
 
-    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _CupyFftPrepared:
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> GpuPreparedBase:
+        if problem.is_layer:
+            return _CupyFftLayer(problem, image, kernel, self.cache_kernel_spectrum)
         return _CupyFftPrepared(problem, image, kernel, self.cache_kernel_spectrum)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from ._base import PreparedBase, check_inputs
 from ._fft_geometry import convolution_kernel, fft_shape, output_window
 from ._fftw_planning import FftwBackendBase, make_plans, pyfftw
-from ._layer_fft import FftLayer, call_transforms, layer_bytes
+from ._layer_fft import FftLayer, layer_bytes
 from ._problem import Problem
 from ._spectrum import SpectrumCaching
 
@@ -92,21 +92,10 @@ class FftwBackend(SpectrumCaching, FftwBackendBase):
     def __init__(self, name: str = "fftw", cache_kernel_spectrum: bool = False):
         super().__init__(name, cache_kernel_spectrum)
 
-    def supports(self, problem: Problem) -> tuple[bool, str]:
-        if self.cache_kernel_spectrum and problem.pass_ == "backward-weights":
-            return False, "backward-weights has no fixed filters whose spectra could be cached"
-        return super().supports(problem)
-
     def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> PreparedBase:
         if problem.is_layer:
             return FftLayer(problem, image, kernel, self.planner, filters_once=self.cache_kernel_spectrum)
         return _FftwPrepared(problem, image, kernel, self.planner, self.cache_kernel_spectrum)
-
-    def transforms(self, problem: Problem) -> tuple[int, tuple[int, int]]:
-        """One image transform for a single image; for a layer, every transform one call makes, of the tile shape."""
-        if not problem.is_layer:
-            return super().transforms(problem)
-        return call_transforms(problem, filters_once=self.cache_kernel_spectrum)
 
     def memory_bytes(self, problem: Problem) -> int:
         """The default, plus for a layer the tiles, filters and outputs with their spectra."""

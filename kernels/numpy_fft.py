@@ -2,6 +2,11 @@
 
 numpy's pocketfft has no plans and no threads: each call pads, transforms and
 allocates afresh, which is what most user code does.
+
+Layers run :class:`kernels._layer_fft_arrays.ArrayFftLayer` on numpy: the
+tiles and transform reuse of ``fftw``'s layer in whole-array numpy calls
+(batched ``rfftn``, the channel sums by ``matmul`` on BLAS), the code that
+``cupy-fft`` runs on the GPU.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ import numpy as np
 
 from ._base import BackendBase, PreparedBase, check_inputs
 from ._fft_geometry import convolution_kernel, fft_shape, output_window
+from ._layer_fft import call_transforms
+from ._layer_fft_arrays import ArrayFftLayer, array_layer_bytes
+from ._layer_gemm import limit_blas
 from ._problem import Problem
 
 
@@ -39,9 +47,22 @@ class NumpyFftBackend(BackendBase):
 
     name = "numpy-fft"
     method = "fft"
+    takes_layers = True
 
-    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> _NumpyFftPrepared:
-        return _NumpyFftPrepared(problem, image, kernel)
+    def prepare(self, problem: Problem, image: np.ndarray, kernel: np.ndarray) -> PreparedBase:
+        if not problem.is_layer:
+            return _NumpyFftPrepared(problem, image, kernel)
+        prepared = ArrayFftLayer(problem, image, kernel)
+        prepared.notes = f"numpy.fft on 1 thread, products on {limit_blas(problem.threads)}; {prepared.notes}"
+        return prepared
+
+    def transforms(self, problem: Problem) -> tuple[int, tuple[int, int]]:
+        """One image transform for a single image; for a layer, every transform one call makes, of the tile shape."""
+        return call_transforms(problem) if problem.is_layer else super().transforms(problem)
+
+    def memory_bytes(self, problem: Problem) -> int:
+        """The default, plus for a layer what its whole-array calls hold at once."""
+        return super().memory_bytes(problem) + (array_layer_bytes(problem) if problem.is_layer else 0)
 
 
 BACKEND = NumpyFftBackend()
