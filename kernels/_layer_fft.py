@@ -16,7 +16,9 @@ tile's transform. :func:`choose_tile` picks the transform shape from a cost
 model of transforms and products (the whole padded image is one candidate).
 
 The transforms write their spectra frequency-major (FFTW's strided output), so
-the products read them in place. All three passes:
+the products read them in place, and the source tiles' transform reads the
+overlapping tiles in place from the padded images (a strided view,
+:func:`overlapping_tiles`), so nothing gathers them. All three passes:
 
 - ``forward`` and ``backward-data``: a valid correlation summed over channels,
   of the padded images (of the padded output gradients, with
@@ -151,24 +153,24 @@ def tile_geometry(problem: Problem, fft: tuple[int, int]) -> TileGeometry:
     return TileGeometry(tiles, step, offset, extent)
 
 
+def overlapping_tiles(xp, padded, tiles: tuple[int, int], step: tuple[int, int], fft: tuple[int, int]):
+    """A view ``(B, ty, tx, S, n, m)`` of ``padded`` ``(B, S, H, W)``: tile ``(i, j)`` starts at ``(i, j) * step``.
+
+    ``xp`` is the array module (numpy or CuPy). The tiles overlap by ``n - step``
+    rows (``m - step`` columns): a transform may read them, nothing may write them.
+    """
+    sb, ss, sh, sw = padded.strides
+    shape = (padded.shape[0], padded.shape[1], *tiles, *fft)
+    view = xp.lib.stride_tricks.as_strided(padded, shape, (sb, ss, step[0] * sh, step[1] * sw, sh, sw))
+    return view.transpose(0, 2, 3, 1, 4, 5)
+
+
 @njit(cache=True)
 def _tile_origin(t, maps, per_image, tiles_w, step_h, step_w):
     """Work item ``t`` of a loop over (tile, map): ``(tile row p, map, image, first row, first column)``."""
     p, k = t // maps, t % maps
     tile = p % per_image
     return p, k, p // per_image, (tile // tiles_w) * step_h, (tile % tiles_w) * step_w
-
-
-@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
-def gather_tiles(padded, tiles, step_h, step_w, tiles_w):
-    """``tiles[(b, ty, tx), c] = padded[b, c, ty*step_h : +n, tx*step_w : +m]``: overlapping input tiles."""
-    batch, channels = padded.shape[0], padded.shape[1]
-    per_image, n, m = tiles.shape[0] // batch, tiles.shape[2], tiles.shape[3]
-    for t in prange(batch * per_image * channels):
-        p, c, b, y0, x0 = _tile_origin(t, channels, per_image, tiles_w, step_h, step_w)
-        for y in range(n):
-            for x in range(m):
-                tiles[p, c, y, x] = padded[b, c, y0 + y, x0 + x]
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
@@ -263,16 +265,19 @@ class FftLayer(LayerPrepared):
         scale = 1.0 / (fft[0] * fft[1])  # FFTW's inverse is unnormalised
         self._scale = real.type(scale)
         with self.stage("alloc"):
-            self._padded = np.zeros((problem.batch, sources, *extent), real)
-            self._source_tiles = pyfftw.zeros_aligned((rows, sources, *fft), real)
-            self._x, x_view = _frequency_major(fft, rows, sources, cplx)
+            self._padded = pyfftw.zeros_aligned((problem.batch, sources, *extent), real)
+            self._x = _frequency_major(fft, rows, sources, cplx)[0]
+            # FFTW reads the overlapping tiles in place (gathering them first cost as much as their transforms)
+            # and writes their spectra frequency-major: (B, ty, tx, S, fh, fw) views of both.
+            tiles = overlapping_tiles(np, self._padded, self._tiles, self._step, fft)
+            x_view = self._x.reshape(*self._x.shape[:2], *tiles.shape[:4]).transpose(2, 3, 4, 5, 0, 1)
             if weights:
                 self._grad_tiles = pyfftw.zeros_aligned((rows, targets, *fft), real)
                 self._g, g_view = _frequency_major(fft, rows, targets, cplx)
                 self._d, d_view = _frequency_major(fft, sources, targets, cplx, transpose=True)
                 self._spatial = pyfftw.empty_aligned((targets, sources, *fft), real)
                 transforms = {
-                    "sources": (self._source_tiles, x_view, (2, 3), False),
+                    "sources": (tiles, x_view, (4, 5), False),
                     "second": (self._grad_tiles, g_view, (2, 3), False),
                     "inverse": (d_view, self._spatial, (2, 3), True),
                 }
@@ -284,7 +289,7 @@ class FftLayer(LayerPrepared):
                 self._spatial = pyfftw.empty_aligned((rows, targets, *fft), real)
                 self._out = np.empty(output_shape(problem), real)
                 transforms = {
-                    "sources": (self._source_tiles, x_view, (2, 3), False),
+                    "sources": (tiles, x_view, (4, 5), False),
                     "second": (self._filter_maps, w_view, (2, 3), False),
                     "inverse": (y_view, self._spatial, (2, 3), True),
                 }
@@ -301,7 +306,7 @@ class FftLayer(LayerPrepared):
         with self.stage("plan"):
             self.plans = make_plans(transforms, planner, problem.threads)
         # Measuring planners scribble over their buffers: the zeros the tiles rely on are set after planning.
-        self._source_tiles[...] = 0
+        self._padded[...] = 0
         if weights:
             self._grad_tiles[...] = 0
         else:
@@ -328,7 +333,6 @@ class FftLayer(LayerPrepared):
     def _run(self) -> None:
         top, left = self._offset
         pad_into(self.first, self._padded, top, left)
-        gather_tiles(self._padded, self._source_tiles, *self._step, self._tiles[1])
         self.plans["sources"].execute()
         if self.problem.pass_ == "backward-weights":
             gather_reversed(self.second, self._grad_tiles, *self._step, self._tiles[1], self._scale)

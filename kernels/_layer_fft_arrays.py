@@ -33,7 +33,7 @@ from types import ModuleType
 import numpy as np
 
 from ._layer_base import LayerPrepared
-from ._layer_fft import choose_tile, tile_geometry, transform_counts
+from ._layer_fft import choose_tile, overlapping_tiles, tile_geometry, transform_counts
 from ._layers import correlation_filters, oriented, output_shape
 from ._problem import Problem
 
@@ -67,14 +67,6 @@ def _no_wait() -> None:
 
 NUMPY = ArrayModule(np, np.fft, np.asarray, np.asarray, _no_wait)
 """The host: numpy's pocketfft (one thread, no plans) and numpy's ``matmul``."""
-
-
-def overlapping_tiles(xp: ModuleType, padded, tiles: tuple[int, int], step: tuple[int, int], fft: tuple[int, int]):
-    """A view ``(B, ty, tx, S, n, m)`` of ``padded`` ``(B, S, H, W)``: tile ``(i, j)`` starts at ``(i, j) * step``."""
-    sb, ss, sh, sw = padded.strides
-    shape = (padded.shape[0], padded.shape[1], *tiles, *fft)
-    view = xp.lib.stride_tricks.as_strided(padded, shape, (sb, ss, step[0] * sh, step[1] * sw, sh, sw))
-    return view.transpose(0, 2, 3, 1, 4, 5)
 
 
 def _frequency_major(xp: ModuleType, spectra, rows: int, maps: int, conjugate: bool):
