@@ -25,6 +25,7 @@ A geometry is the tuple ``(a_row, a_seg, b_row, b_seg, segments, length)``.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
 
 _FM = {"contract", "reassoc"}
@@ -33,6 +34,12 @@ TASK_ROWS = 48
 # Filters per parallel task of :func:`direct_rows`: 8 blocks of 4. A 512-channel 3x3 layer's strip of 32
 # filters is 590 KB, within a core's L2, for the output rows that follow it on the same thread.
 TASK_FILTERS = 32
+# Channels per parallel task of :func:`direct_weight_rows` (8 blocks of 6), and the summed values per chunk
+# (whole images, or pieces of one). Measured on ResNet-50's 3x3 layers (2-core Zen 5 VM): chunks of 4096
+# made batch 8 10-18 % faster than the whole sum per block, and batch 1 as fast; 1024 and 2048 cost batch 1
+# 4-17 % (a reduction of every block's vector sums per chunk, and the streams restarted).
+TASK_CHANNELS = 48
+WEIGHT_CHUNK = 4096
 
 
 @njit(inline="always")
@@ -239,16 +246,35 @@ def direct_weight_rows(flat_images, hp, wp, grads, out):
     images need ``L - oh wp + kw`` zeros after them. So each tap is a product
     of the filters' gradients and the channels summed over the images, by
     blocks of 4 filters x 6 channels in registers. Parallel over (tap,
-    :data:`TASK_FILTERS` filters).
+    :data:`TASK_FILTERS` filters, :data:`TASK_CHANNELS` channels); each task
+    sums in chunks of about :data:`WEIGHT_CHUNK` values (whole images, or
+    pieces of one), all its blocks per chunk, so that the chunk's runs are
+    read from cache by every block of the task (one task's blocks over every
+    image and channel read 1.3 MB per block of filters on ResNet-50's 7x7
+    layer at batch 8).
     """
     batch, filters, length = grads.shape
     channels, kh, kw = out.shape[1], out.shape[2], out.shape[3]
     plane = hp * wp
-    geometry = (length, filters * length, plane, channels * plane, batch, length)
+    per, piece = max(1, WEIGHT_CHUNK // length), min(length, WEIGHT_CHUNK)
     flat_grads = grads.reshape(-1)
-    strips = (filters + TASK_FILTERS - 1) // TASK_FILTERS
-    for task in prange(kh * kw * strips):
-        tap, k0 = task // strips, (task % strips) * TASK_FILTERS
-        i, j = tap // kw, tap % kw
-        k1 = min(k0 + TASK_FILTERS, filters)
-        _region(flat_grads, 0, flat_images, i * wp + j, geometry, out[:, :, i, j], k0, k1, 0, channels)
+    strips, bands = (filters + TASK_FILTERS - 1) // TASK_FILTERS, (channels + TASK_CHANNELS - 1) // TASK_CHANNELS
+    for task in prange(kh * kw * strips * bands):
+        tap, strip, band = task // (strips * bands), (task // bands) % strips, task % bands
+        i, j, k0, c0 = tap // kw, tap % kw, strip * TASK_FILTERS, band * TASK_CHANNELS
+        k1, c1 = min(k0 + TASK_FILTERS, filters), min(c0 + TASK_CHANNELS, channels)
+        target = out[:, :, i, j]
+        partial = np.empty((k1 - k0, c1 - c0), out.dtype)
+        first = True
+        for g0 in range(0, batch, per):
+            for r0 in range(0, length, piece):
+                sizes = (min(per, batch - g0), min(piece, length - r0))
+                geometry = (length, filters * length, plane, channels * plane, *sizes)
+                a0, b0 = g0 * filters * length + r0, i * wp + j + g0 * channels * plane + r0
+                if first:  # the first chunk straight into the gradient, the others summed into it
+                    _region(flat_grads, a0, flat_images, b0, geometry, target, k0, k1, c0, c1)
+                    first = False
+                else:
+                    a0, b0 = a0 + k0 * length, b0 + c0 * plane
+                    _region(flat_grads, a0, flat_images, b0, geometry, partial, 0, k1 - k0, 0, c1 - c0)
+                    target[k0:k1, c0:c1] += partial

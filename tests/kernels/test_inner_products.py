@@ -5,7 +5,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels._inner_products import TASK_FILTERS, TASK_ROWS, direct_rows, direct_weight_rows, stacked_products_abt
+from kernels._inner_products import (
+    TASK_CHANNELS,
+    TASK_FILTERS,
+    TASK_ROWS,
+    WEIGHT_CHUNK,
+    direct_rows,
+    direct_weight_rows,
+    stacked_products_abt,
+)
 
 
 def _check(stack, rows, columns, depth, dtype, seed=0):
@@ -75,12 +83,23 @@ def test_direct_rows_is_the_valid_correlation_summed_over_channels(filters, kern
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("filters", "channels", "kernel"), [(8, 12, (3, 3)), (TASK_FILTERS + 5, 7, (2, 4))])
-def test_direct_weight_rows_is_the_weight_gradient(filters, channels, kernel, dtype):
+@pytest.mark.parametrize(
+    ("filters", "channels", "kernel", "batch", "size"),
+    [
+        (8, 12, (3, 3), 2, (5, 6)),
+        (TASK_FILTERS + 5, 7, (2, 4), 2, (5, 6)),
+        (6, TASK_CHANNELS + 5, (3, 3), 2, (5, 6)),  # a band of channels and a partial one
+        (5, 7, (3, 2), 3, (60, 80)),  # each image's runs longer than a chunk: summed in pieces
+        # Runs of 5 x 8 + 3 values: whole images per chunk, in two groups and a partial one.
+        (5, 7, (3, 3), 2 * (WEIGHT_CHUNK // 43) + 1, (5, 6)),
+    ],
+)
+def test_direct_weight_rows_is_the_weight_gradient(filters, channels, kernel, batch, size, dtype):
     rng = np.random.default_rng(2)
-    batch, (kh, kw), (oh, ow) = 2, kernel, (5, 6)
+    (kh, kw), (oh, ow) = kernel, size
     hp, wp = oh + kh - 1, ow + kw - 1
     length = oh * wp + 3  # past the widened rows: zeros
+    assert batch == 2 or length > WEIGHT_CHUNK or batch > 2 * (WEIGHT_CHUNK // length)  # the chunks said above
     flat = np.zeros(batch * channels * hp * wp + 3 + kw, dtype)  # the images, then the zeros their runs reach
     images = flat[: batch * channels * hp * wp].reshape(batch, channels, hp, wp)
     images[...] = rng.uniform(-1, 1, images.shape)
