@@ -24,7 +24,14 @@ import numpy as np
 from ._inner_products import direct_rows, direct_weight_rows
 from ._layer_base import LayerPrepared
 from ._layer_gemm import keep_fastest
-from ._layer_loops import direct_forward, direct_weights, filters_channels_last, pad_channels_last, pad_into
+from ._layer_loops import (
+    direct_forward,
+    direct_weights,
+    filters_channels_last,
+    pad_channels_last,
+    pad_into,
+    transposed_channels_last,
+)
 from ._layers import correlation_filters, data_gradient_padding, input_shapes, oriented, output_shape
 from ._problem import Problem
 
@@ -35,14 +42,19 @@ WEIGHT_RUN = 16
 
 
 def widened_gradients(problem: Problem) -> tuple[int, int]:
-    """The weight gradient's blocks: the length of each output-gradient map's run, and the zeros after the images.
+    """The weight gradient's blocks: each filter's run of output gradients, and the zeros after the images.
 
-    A run is the map's ``oh`` rows at the padded width, rounded up to whole :data:`WEIGHT_RUN` values; the last
-    image's runs read that far past its rows, plus ``kw``.
+    The blocks read each channel's padded images one after another, and each
+    filter's output gradients as one run over the images, widened to the
+    same rows (``hp x wp`` per image, zero past ``oh x ow``) but the last
+    image's ``oh`` rows only, rounded up to whole :data:`WEIGHT_RUN` values.
+    The last channel's runs read that far past its images' start, plus the
+    last tap's offset.
     """
-    oh, wp, kw = problem.out_shape[0], problem.padded_shape[1], problem.kernel_shape[1]
-    length = -(-oh * wp // WEIGHT_RUN) * WEIGHT_RUN
-    return length, length - oh * wp + kw
+    (hp, wp), (kh, kw), oh = problem.padded_shape, problem.kernel_shape, problem.out_shape[0]
+    images = problem.batch * hp * wp
+    length = -(-(images - (hp - oh) * wp) // WEIGHT_RUN) * WEIGHT_RUN
+    return length, length + (kh - 1) * wp + kw - images
 
 
 class DirectLayer(LayerPrepared):
@@ -73,14 +85,19 @@ class DirectLayer(LayerPrepared):
                 self._offset, size = problem.pad_before, problem.padded_shape
                 self._padded = np.zeros((problem.batch, problem.in_channels, *size), dtype)
                 self._filters = np.empty(input_shapes(problem)[1], dtype)
-            else:  # the gradients widened to the padded rows, in whole vectors; the images with zeros after them
+            else:  # the blocks' operands (widened_gradients), and the loops' padded images
                 self._offset, (hp, wp) = problem.pad_before, problem.padded_shape
-                (b, c), oh = (problem.batch, problem.in_channels), problem.out_shape[0]
+                (b, c, k), oh = (problem.batch, problem.in_channels, problem.out_channels), problem.out_shape[0]
                 length, tail = widened_gradients(problem)
-                self._flat_images = np.zeros(b * c * hp * wp + tail, dtype)
-                self._padded = self._flat_images[: b * c * hp * wp].reshape(b, c, hp, wp)
-                self._grads = np.zeros((b, problem.out_channels, length), dtype)
-                self._widened = self._grads[:, :, : oh * wp].reshape(b, problem.out_channels, oh, wp)
+                self._padded = np.zeros((b, c, hp, wp), dtype)
+                self._flat_images = np.zeros(c * b * hp * wp + tail, dtype)
+                by_channel = self._flat_images[: c * b * hp * wp].reshape(c, b, hp, wp)
+                self._images_by_channel = by_channel.transpose(1, 0, 2, 3)  # (b, c) indices, channel-major memory
+                self._grads = np.zeros((1, k, length), dtype)
+                size = self._grads.itemsize
+                self._widened = np.lib.stride_tricks.as_strided(
+                    self._grads, (b, k, oh, wp), (hp * wp * size, length * size, wp * size, size)
+                )
             if kind != "backward-weights":  # the blocks' channels-last copies
                 (n, sources), filters = self._padded.shape[:2], self._filters.shape
                 self._padded_last = np.zeros((n, *self._padded.shape[2:], sources), dtype)
@@ -95,17 +112,22 @@ class DirectLayer(LayerPrepared):
     def _run(self) -> None:
         top, left = self._offset
         if self.problem.pass_ == "backward-weights":
-            pad_into(self.first, self._padded, top, left)
-            if self._way == "blocks":
+            if self._way == "blocks":  # one segment: every image of a channel in one run (far fewer sums of lanes)
+                pad_into(self.first, self._images_by_channel, top, left)
                 pad_into(self.second, self._widened, 0, 0)
-                direct_weight_rows(self._flat_images, *self._padded.shape[2:], self._grads, self._out)
+                hp, wp = self._padded.shape[2:]
+                direct_weight_rows(self._flat_images, self.problem.batch * hp, wp, self._grads, self._out)
             else:
+                pad_into(self.first, self._padded, top, left)
                 direct_weights(self._padded, self.second, self._out)
             return
         filters = correlation_filters(self.problem, self.second)
         if self._way == "blocks":
             pad_channels_last(self.first, self._padded_last, top, left)
-            filters_channels_last(filters, self._filters_last)
+            if self.problem.pass_ == "backward-data":  # flipped twice for conv: by the op and by the pass
+                transposed_channels_last(self.second, self._filters_last, self.problem.op == "corr")
+            else:
+                filters_channels_last(filters, self._filters_last)
             direct_rows(self._padded_last, self._filters_last, self._out)
         else:
             pad_into(self.first, self._padded, top, left)

