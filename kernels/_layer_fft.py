@@ -297,12 +297,15 @@ class FftLayer(LayerPrepared):
             if weights:
                 self._grad_tiles = pyfftw.zeros_aligned((rows, targets, *fft), real)
                 self._g, g_view = _frequency_major(fft, rows, targets, cplx)
-                self._d, d_view = _frequency_major(fft, sources, targets, cplx, transpose=True)
-                self._spatial = pyfftw.empty_aligned((targets, sources, *fft), real)
+                # dW's spectra frequency-major, (fh, fw, C, K): one batched inverse, vectorised across the C K
+                # filters, writes them taps-major, (n, m, C K) (25-30 % faster than C K strided inverses).
+                self._d = pyfftw.empty_aligned((fft[0], fft[1] // 2 + 1, sources, targets), cplx)
+                d_view = self._d.reshape(*self._d.shape[:2], sources * targets)
+                self._spatial = pyfftw.empty_aligned((*fft, sources * targets + PLANE_PAD), real)[:, :, :-PLANE_PAD]
                 transforms = {
                     "sources": (tiles, x_view, (4, 5), False),
                     "second": (self._grad_tiles, g_view, (2, 3), False),
-                    "inverse": (d_view, self._spatial, (2, 3), True),
+                    "inverse": (d_view, self._spatial, (0, 1), True),
                 }
             else:
                 # The filters taps-major: one batched transform writes their spectra frequency-major in the
@@ -380,7 +383,8 @@ class FftLayer(LayerPrepared):
     def _output(self) -> np.ndarray:
         if self.problem.pass_ == "backward-weights":
             kh, kw = self.problem.kernel_shape
-            return oriented(self.problem, self._spatial[:, :, :kh, :kw])
+            corner = self._spatial[:kh, :kw].reshape(kh, kw, *self._d.shape[2:])  # (kh, kw, C, K)
+            return oriented(self.problem, corner.transpose(3, 2, 0, 1))
         return self._out
 
 
