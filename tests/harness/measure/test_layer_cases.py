@@ -10,7 +10,8 @@ from harness.plan.inputs import make_inputs
 from harness.schema import case_key
 from kernels import Problem
 
-SWEEP = {"backends": ["numba-cpu", "im2col-gemm", "winograd", "fftw", "numpy-fft"], "image_size": 10, "kernel_size": 3}
+SWEEP = {"backends": ["numba-cpu", "im2col-gemm", "winograd", "fftw", "numpy-fft", "fftw-oa"], "image_size": 10,
+         "kernel_size": 3}  # fmt: skip
 
 
 def test_layer_axes_expand_like_every_other_axis():
@@ -48,13 +49,13 @@ def test_a_layer_case_runs_on_the_backends_that_take_layers_and_no_other():
     timing = Timing(samples=5, min_sample_seconds=0.0, ci_target=0)
     case = Case(Problem("corr", "same", (10, 10), (3, 3), "float32", 2, 2, 3, 4, "backward-data"))
     rows = {r["backend"]: r for r in run_case(case, SWEEP["backends"], timing)}
-    for name in ("numba-cpu", "im2col-gemm", "winograd", "fftw"):
+    for name in ("numba-cpu", "im2col-gemm", "winograd", "fftw", "numpy-fft"):
         assert rows[name]["status"] == "ok", rows[name]["reason"]
         # Errors against the exact reference, at every one of the 2 x 3 x 10 x 10 outputs.
         assert rows[name]["err_rel_l2"] < 1e-5 and rows[name]["err_positions"] == 600
         assert (rows[name]["batch"], rows[name]["in_channels"], rows[name]["out_channels"]) == (2, 3, 4)
         assert rows[name]["pass"] == "backward-data"
-    assert (rows["numpy-fft"]["status"], rows["numpy-fft"]["reason"]) == ("unsupported", NO_LAYERS)
+    assert (rows["fftw-oa"]["status"], rows["fftw-oa"]["reason"]) == ("unsupported", NO_LAYERS)
     # A single-image row keeps its key whether or not it carries the layer columns (tables before layers).
     single = Case(Problem("corr", "same", (10, 10), (3, 3), "float32", 2)).identity()
     older = {k: v for k, v in single.items() if k not in ("batch", "in_channels", "out_channels", "pass")}
