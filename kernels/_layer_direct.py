@@ -121,17 +121,16 @@ class DirectLayer(LayerPrepared):
                 pad_into(self.first, self._padded, top, left)
                 direct_weights(self._padded, self.second, self._out)
             return
-        filters = correlation_filters(self.problem, self.second)
         if self._way == "blocks":
             pad_channels_last(self.first, self._padded_last, top, left)
             if self.problem.pass_ == "backward-data":  # flipped twice for conv: by the op and by the pass
                 transposed_channels_last(self.second, self._filters_last, self.problem.op == "corr")
             else:
-                filters_channels_last(filters, self._filters_last)
+                filters_channels_last(correlation_filters(self.problem, self.second), self._filters_last)
             direct_rows(self._padded_last, self._filters_last, self._out)
         else:
             pad_into(self.first, self._padded, top, left)
-            self._filters[...] = filters
+            self._filters[...] = correlation_filters(self.problem, self.second)
             direct_forward(self._padded, self._filters, self._out)
 
     def _output(self) -> np.ndarray:
