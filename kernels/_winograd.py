@@ -10,7 +10,10 @@ register-blocked kernel on the filters transformed channels innermost
 Numba loops over channels-last data (the images are copied channels-last as
 they are padded), so their innermost loops run along the channels and
 vectorise; the filter transform is part of the timed call (in training the
-weights change every step).
+weights change every step). It may run inside our own products, a block of
+filters at a time in cache (:func:`products_by_filter_blocks`): on a deep
+layer with few tiles, writing the a^2 planes of transformed filters and
+reading them back cost more than the products.
 
 ``forward`` runs on the padded images; ``backward-data`` is the same
 computation on the padded output gradients with the filters flipped and their
@@ -29,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._inner_products import stacked_products_abt
+from ._inner_products import _region, stacked_products_abt
 from ._layer_base import LayerPrepared
 from ._layer_gemm import StackedProducts, keep_fastest, limit_blas, one_blas_thread
 from ._layer_loops import pad_channels_last
@@ -54,8 +57,12 @@ FUSED_CHUNKS = (16, 32, 64)
 # The other ways F(4x4) may run: numpy's stages (Numba transforms, then the products on BLAS's threads), the
 # same stages in one Numba call with BLAS called from Numba's threads (no hand-over of the cores between pools), or
 # the stages with the products by convbench's own kernels (no BLAS, nothing packed: forward and backward-data by
-# :mod:`kernels._inner_products`, the weight gradient's summed in blocks by :func:`summed_weight_transform`).
-WAYS = ("stages", "one call", "own products")
+# :mod:`kernels._inner_products`, the weight gradient's summed in blocks by :func:`summed_weight_transform`), and,
+# for forward and backward-data with the filters transformed in each call, the own products with the filter
+# transform inside them, block by block (:func:`products_by_filter_blocks`).
+WAYS = ("stages", "one call", "own products", "filter blocks")
+# Ways whose filter transform runs inside the products: none for backward-weights or filters transformed once.
+_PER_CALL_WAYS = ("filter blocks",)
 # Ways that call BLAS from Numba (``np.dot``), which needs SciPy (:func:`kernels._parallel.numba_blas_available`).
 _NUMBA_BLAS_WAYS = ("one call",)
 
@@ -65,8 +72,17 @@ def ways_of(tile: int) -> tuple[str, ...]:
     return WAYS if tile == 4 else tuple(w for w in WAYS if w != "one call")
 
 
-def check_way(tile: int, pass_: str, way: str | int | None) -> None:
-    """``ValueError`` naming the acceptable ways, unless ``way`` is ``None``, in :func:`ways_of` or an F(4x4) chunk."""
+def check_way(tile: int, pass_: str, way: str | int | None, filters_once: bool = False) -> None:
+    """``ValueError`` naming the acceptable ways, unless ``way`` is ``None``, in :func:`ways_of` or an F(4x4) chunk.
+
+    The ways of :data:`_PER_CALL_WAYS` transform the filters of forward and
+    backward-data in every call: refused for backward-weights and with the
+    filters transformed once.
+    """
+    if way in _PER_CALL_WAYS and (pass_ == "backward-weights" or filters_once):
+        why = "backward-weights has no filters to transform" if pass_ == "backward-weights" else "filters once"
+        raise ValueError(f"Winograd way {way!r} transforms the filters in every call, not for {why}; acceptable "
+                         "there: 'stages', 'one call' (F(4x4)), 'own products' or a chunk (F(4x4))")  # fmt: skip
     names = ways_of(tile)
     chunk = tile == 4 and isinstance(way, int) and not isinstance(way, bool) and way > 0
     if way is not None and way not in names and not chunk:
@@ -109,6 +125,27 @@ def transforms(tile: int, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.array(m, dtype=dtype) for m in TRANSFORMS[tile])
 
 
+@njit(fastmath=_FM, boundscheck=False, inline="always")
+def _kernel_transforms(kernels, q, g_matrix, half, u, p):
+    """``u[(i, j), p, n] = (G kernels[q, :, :, n] G^T)[i, j]`` for the 3x3 kernels along ``n``; ``half`` is scratch.
+
+    The innermost loops run along the kernels, so both products with ``G``
+    vectorise. Whole arrays and indices, not views: Numba vectorised the
+    loops on views of unknown strides 3-4x slower.
+    """
+    a, count = g_matrix.shape[0], kernels.shape[3]
+    for i in range(a):
+        g0, g1, g2 = g_matrix[i, 0], g_matrix[i, 1], g_matrix[i, 2]
+        for j in range(3):
+            for n in range(count):
+                half[i, j, n] = g0 * kernels[q, 0, j, n] + g1 * kernels[q, 1, j, n] + g2 * kernels[q, 2, j, n]
+    for i in range(a):
+        for jj in range(a):
+            g0, g1, g2 = g_matrix[jj, 0], g_matrix[jj, 1], g_matrix[jj, 2]
+            for n in range(count):
+                u[i * a + jj, p, n] = half[i, 0, n] * g0 + half[i, 1, n] * g1 + half[i, 2, n] * g2
+
+
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
 def filter_transform(w, g_matrix, u):
     """``u[(i, j), c, k] = (G w[k, c] G^T)[i, j]``; parallel over input channels.
@@ -121,22 +158,59 @@ def filter_transform(w, g_matrix, u):
     filters, channels = w.shape[0], w.shape[1]
     a = g_matrix.shape[0]
     for c in prange(channels):
-        kernel = np.empty((3, 3, filters), u.dtype)
+        kernel = np.empty((1, 3, 3, filters), u.dtype)
         half = np.empty((a, 3, filters), u.dtype)
         for k in range(filters):
             for r in range(3):
                 for j in range(3):
-                    kernel[r, j, k] = w[k, c, r, j]
-        for i in range(a):
-            g0, g1, g2 = g_matrix[i, 0], g_matrix[i, 1], g_matrix[i, 2]
-            for j in range(3):
-                for k in range(filters):
-                    half[i, j, k] = g0 * kernel[0, j, k] + g1 * kernel[1, j, k] + g2 * kernel[2, j, k]
-        for i in range(a):
-            for jj in range(a):
-                g0, g1, g2 = g_matrix[jj, 0], g_matrix[jj, 1], g_matrix[jj, 2]
-                for k in range(filters):
-                    u[i * a + jj, c, k] = half[i, 0, k] * g0 + half[i, 1, k] * g1 + half[i, 2, k] * g2
+                    kernel[0, r, j, k] = w[k, c, r, j]
+        _kernel_transforms(kernel, 0, g_matrix, half, u, c)
+
+
+# Filters per block of the "filter blocks" way (:func:`products_by_filter_blocks`), and the zeros past the channels
+# in each row of a block's transforms: 36 x 6 rows of 512 channels are 442 KB, within a core's L2 beside the
+# tiles' transforms, and rows 2 KB apart put the 36 planes' stores 12 KB apart, on the same L1 sets (4K aliasing).
+FILTER_BLOCK, ROW_PAD = 6, 16
+
+
+@njit(parallel=True, fastmath={"contract", "reassoc"}, boundscheck=False, cache=True)  # reassoc: the products vectorise
+def products_by_filter_blocks(v, w, g_matrix, m, kernels, halves, blocks):
+    """``m[xi] = v[xi] @ U[xi]^T``, ``U[xi][k, c] = (G w[k, c] G^T)[xi]``, transforming the filters block by block.
+
+    ``v`` (a^2 x tiles x C) holds the transformed tiles, ``w`` (K x C x 3 x 3,
+    any strides) the correlation filters, ``m`` (a^2 x tiles x K) the
+    products. Worker ``p`` of ``kernels`` (workers x block x 3 x 3 x C),
+    ``halves`` (workers x a x 3 x C) and ``blocks`` (workers x a^2 x block x
+    row, row >= C) takes blocks ``p``, ``p + workers``, ... of ``block``
+    filters: it gathers their kernels channels last, transforms them into its
+    block of ``U`` and multiplies the block against every tile
+    (:mod:`kernels._inner_products`' 4 x 6 blocks) while it is in cache. The
+    a^2 planes of transformed filters are never written whole: on ResNet-50's
+    512-channel layer they are 38 MB, whose writing and reading back took
+    longer than the products on few tiles.
+    """
+    planes, tiles, channels = v.shape
+    filters = w.shape[0]
+    workers, block, row = blocks.shape[0], blocks.shape[2], blocks.shape[3]
+    geometry = (channels, 0, row, 0, 1, channels)
+    flat_v = v.reshape(-1)
+    tasks = (filters + block - 1) // block
+    for p in prange(workers):
+        kernel, half, ut = kernels[p], halves[p], blocks[p]
+        flat_u = ut.reshape(-1)
+        for task in range(p, tasks, workers):
+            k0 = task * block
+            count = min(block, filters - k0)
+            for kk in range(count):
+                for c in range(channels):
+                    for r in range(3):
+                        for j in range(3):
+                            kernel[kk, r, j, c] = w[k0 + kk, c, r, j]
+            for kk in range(count):
+                _kernel_transforms(kernel, kk, g_matrix, half, ut, kk)
+            for xi in range(planes):
+                _region(flat_v, xi * tiles * channels, flat_u, xi * block * row, geometry, m[xi, :, k0 : k0 + count],
+                        0, tiles, 0, count)  # fmt: skip
 
 
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
@@ -339,7 +413,8 @@ class WinogradLayer(LayerPrepared):
     Numba call, or in chunks of tiles (:mod:`kernels._winograd_fused`); both
     sizes may run the forward and backward-data products by convbench's own
     kernel (:mod:`kernels._inner_products`, on filters transformed channels
-    innermost). By default ``prepare`` times every way (chunks of
+    innermost), and, with the filters transformed per call, with the filter
+    transform inside them ("filter blocks"). By default ``prepare`` times every way (chunks of
     :data:`FUSED_CHUNKS` tiles) and keeps the fastest, the times in
     ``notes``; ``way`` (one of :func:`ways_of` or a chunk of tiles) runs that
     way alone (still timed, for the note).
@@ -347,8 +422,9 @@ class WinogradLayer(LayerPrepared):
     Raises
     ------
     ValueError
-        For other kernel sizes, filters once for backward-weights, a tile other than 2 or 4, or a way not
-        :func:`ways_of` the tile and pass (nor, for F(4x4), a chunk of tiles).
+        For other kernel sizes, filters once for backward-weights, a tile other than 2 or 4, a way not
+        :func:`ways_of` the tile and pass (nor, for F(4x4), a chunk of tiles), or "filter blocks" for
+        backward-weights or with the filters transformed once.
     """
 
     def __init__(
@@ -366,7 +442,7 @@ class WinogradLayer(LayerPrepared):
         if problem.pass_ == "backward-weights" and filters_once:
             raise ValueError("backward-weights has no fixed filters to transform once")
         transforms(tile, problem.np_dtype)  # refuses other tiles before anything is allocated
-        check_way(tile, problem.pass_, way)
+        check_way(tile, problem.pass_, way, filters_once)
         super().__init__(problem, first, second)
         self.tile, self.filters_once = tile, filters_once
         dtype = problem.np_dtype
@@ -392,6 +468,13 @@ class WinogradLayer(LayerPrepared):
             self._u = np.empty((a * a, sources, targets), dtype)
             # The filters transformed channels innermost, for the own products (freed if another way wins).
             self._ut = np.empty((a * a, targets, sources), dtype) if way in (None, "own products") else None
+            # Each worker's block of filters for the "filter blocks" way: kernels, scratch, transforms.
+            self._filter_blocks = None
+            if way in (None, "filter blocks") and not filters_once:
+                workers, block, row = problem.threads, FILTER_BLOCK, sources + ROW_PAD
+                self._filter_blocks = (np.empty((workers, block, 3, 3, sources), dtype),
+                                       np.empty((workers, a, 3, sources), dtype),
+                                       np.zeros((workers, a * a, block, row), dtype))  # fmt: skip
             self._v = np.empty((a * a, tiles, sources), dtype)
             self._m = np.empty((a * a, tiles, targets), dtype)
             self._out = np.empty(output_shape(problem), dtype)
@@ -403,10 +486,13 @@ class WinogradLayer(LayerPrepared):
         with self.stage("plan"):
             self.notes += self._products.choose()
             self.notes += self._choose_way(sources, targets, tiles, way)
-            if self._way == "own products":  # the other ways' buffers are not needed any more
+            # The other ways' buffers are not needed any more.
+            if self._way in ("own products", "filter blocks"):
                 self._u = self._products = None
-            else:
+            if self._way != "own products":
                 self._ut = None
+            if self._way != "filter blocks":
+                self._filter_blocks = None
         if filters_once:
             with self.stage("kernel_spectrum"):
                 self._transform_filters()
@@ -424,6 +510,8 @@ class WinogradLayer(LayerPrepared):
         ok, why = numba_blas_available()
         workers, dtype = self.problem.threads, self.problem.np_dtype
         asked = [*ways_of(self.tile), *(FUSED_CHUNKS if self.tile == 4 else ())]
+        if self.filters_once or self.problem.pass_ == "backward-weights":
+            asked = [w for w in asked if w not in _PER_CALL_WAYS]
         if not ok:
             asked = [w for w in asked if w not in _NUMBA_BLAS_WAYS and not isinstance(w, int)]
             if way is not None and way not in asked:
@@ -480,6 +568,8 @@ class WinogradLayer(LayerPrepared):
     def _transform_filters(self) -> None:
         # Straight from views of the given filters (Numba reads any strides): no copy of them, which on
         # ResNet-50's 512-channel layer was 9.4 MB a call, transposed for backward-data (2 ms of its 4).
+        if self._way == "filter blocks":  # transformed inside the products, block by block
+            return
         filters = correlation_filters(self.problem, self.second)
         if self._way == "own products":  # ut[xi, k, c]: the same loop, on the filters' channels and filters swapped
             filter_transform(filters.transpose(1, 0, 2, 3), self._g, self._ut)
@@ -521,9 +611,13 @@ class WinogradLayer(LayerPrepared):
         pad_channels_last(self.first, self._padded, top, left)
         if not self.filters_once:
             self._transform_filters()
-        if self._way == "own products":  # every stage a Numba call on Numba's threads
+        if self._way in ("own products", "filter blocks"):  # every stage a Numba call on Numba's threads
             self._input_tiles()
-            stacked_products_abt(self._v, self._ut, self._m)
+            if self._way == "own products":
+                stacked_products_abt(self._v, self._ut, self._m)
+            else:
+                filters = correlation_filters(self.problem, self.second)
+                products_by_filter_blocks(self._v, filters, self._g, self._m, *self._filter_blocks)
             if self.tile == 4:
                 output_transform_f4(self._m, self._out, *self._tiles)
             else:

@@ -14,7 +14,7 @@ import numpy as np
 from ._base import BackendBase
 from ._parallel import numba_threads_supported
 from ._problem import Problem
-from ._winograd import FUSED_CHUNKS, WinogradLayer
+from ._winograd import FILTER_BLOCK, FUSED_CHUNKS, ROW_PAD, WinogradLayer
 
 
 class WinogradBackend(BackendBase):
@@ -43,7 +43,8 @@ class WinogradBackend(BackendBase):
         """The default, plus the transformed inputs, filters and products (a^2 planes of each).
 
         The filters' transform is counted twice outside backward-weights: both
-        layouts are held while ``prepare`` times the ways. F(4x4) adds the
+        layouts are held while ``prepare`` times the ways, beside each
+        thread's block of them (the "filter blocks" way). F(4x4) adds the
         work buffers of its chunks (the largest tried) and, for
         backward-weights, each thread's sums of the products.
         """
@@ -51,6 +52,9 @@ class WinogradBackend(BackendBase):
         tiles = problem.batch * -(-problem.out_shape[0] // self.tile) * -(-problem.out_shape[1] // self.tile)
         c, k = problem.in_channels, problem.out_channels
         planes = a * a * (tiles * (c + k) + c * k * (1 if problem.pass_ == "backward-weights" else 2))
+        if problem.pass_ != "backward-weights":
+            sources = max(c, k) + ROW_PAD
+            planes += problem.threads * sources * (FILTER_BLOCK * 9 + a * 3 + a * a * FILTER_BLOCK)
         if self.tile == 4:
             planes += problem.threads * a * a * max(FUSED_CHUNKS) * (c + k)
             if problem.pass_ == "backward-weights":

@@ -254,7 +254,7 @@ def test_winograd_matches_the_reference(tile, way, pass_, op, mode, dtype):
 def _ways_timed(layer) -> dict[str, float]:
     """The ways ``prepare`` timed, from the layer's note, in ms."""
     timed = layer.notes.split("timed in prepare: ")[1]
-    return {name: float(ms) for name, ms in re.findall(r"(\w+(?: call| products)?): ([\d.e+-]+) ms", timed)}
+    return {name: float(ms) for name, ms in re.findall(r"(\w+(?: call| products| blocks)?): ([\d.e+-]+) ms", timed)}
 
 
 def test_winograd_keeps_the_fastest_way_and_refuses_unknown_ones():
@@ -266,14 +266,44 @@ def test_winograd_keeps_the_fastest_way_and_refuses_unknown_ones():
     assert set(times) == {*WAYS, *map(str, FUSED_CHUNKS)}  # 200 tiles: every chunk fits a worker's share
     assert str(layer._way) == min(times, key=times.get)
     small = WinogradLayer(problem, *layer_inputs(problem), tile=2)
-    assert set(_ways_timed(small)) == {"stages", "own products"} and small.notes.count("F(4x4)") == 0
-    with pytest.raises(ValueError, match="acceptable ways are 'stages', 'one call', 'own products' or a chunk > 0"):
+    assert set(_ways_timed(small)) == {"stages", "own products", "filter blocks"}
+    assert small.notes.count("F(4x4)") == 0
+    every_way = "ways are 'stages', 'one call', 'own products', 'filter blocks' or a chunk > 0"
+    with pytest.raises(ValueError, match=every_way):
         WinogradLayer(problem, *layer_inputs(problem), way="fast")
-    only_f2 = "way 16 for F\\(2x2\\) forward; acceptable ways are 'stages', 'own products'$"
+    only_f2 = "way 16 for F\\(2x2\\) forward; acceptable ways are 'stages', 'own products', 'filter blocks'$"
     with pytest.raises(ValueError, match=only_f2):
         WinogradLayer(problem, *layer_inputs(problem), tile=2, way=16)
+    # The filters transformed inside the products: not a way for the weight gradient, nor with filters once.
     weights = dataclasses.replace(problem, pass_="backward-weights")
-    assert set(_ways_timed(WinogradLayer(weights, *layer_inputs(weights)))) == {*WAYS, *map(str, FUSED_CHUNKS)}
+    every_other = {*WAYS, *map(str, FUSED_CHUNKS)} - {"filter blocks"}
+    assert set(_ways_timed(WinogradLayer(weights, *layer_inputs(weights)))) == every_other
+    assert set(_ways_timed(WinogradLayer(problem, *layer_inputs(problem), filters_once=True))) == every_other
+    for refused, once in ((weights, False), (problem, True)):
+        with pytest.raises(ValueError, match="'filter blocks' transforms the filters in every call, not for"):
+            WinogradLayer(refused, *layer_inputs(refused), filters_once=once, way="filter blocks")
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+@pytest.mark.parametrize("pass_", ["forward", "backward-data"])
+@pytest.mark.parametrize(("op", "mode"), [("corr", "same"), ("conv", "full")])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_winograd_filter_blocks_match_the_reference(tile, pass_, op, mode, dtype):
+    from kernels._winograd import FILTER_BLOCK, WinogradLayer
+
+    # Two blocks of filters and a partial third (forward's filters, backward-data's channels), over two workers;
+    # 13 x 10 images: partial tiles for both tile sizes.
+    targets = 2 * FILTER_BLOCK + 1
+    problem = Problem(op, mode, (13, 10), (3, 3), dtype, 2, 2, targets, targets, pass_)
+    first, second = layer_inputs(problem, seed=8)
+    prepared = WinogradLayer(problem, first, second, tile=tile, way="filter blocks")
+    assert f"F({tile}x{tile}) filter blocks" in prepared.notes
+    assert prepared._u is None and prepared._ut is None  # no planes of transformed filters are kept
+    for buffer in (prepared._v, prepared._m, *prepared._filter_blocks):
+        buffer[...] = np.nan
+    prepared()
+    error = np.abs(prepared.result() - reference_layer(problem, first, second)).max()
+    assert error <= {("float32", 2): 2e-5, ("float32", 4): 1e-4}.get((dtype, tile), 1e-12)
 
 
 def test_winograd_weight_gradient_by_blocks_covers_partial_blocks():
