@@ -363,12 +363,16 @@ def test_memory_estimates_count_the_threads_sums_of_the_weight_gradient():
     forward = Problem("corr", "same", (7, 7), (3, 3), "float32", 2, 1, 512, 512)
     weights = dataclasses.replace(forward, pass_="backward-weights")
     # Winograd: two threads' 37 planes of 512 x 512 sums, 77.6 MB that the forward pass does not need, while the
-    # forward pass holds its 36 planes of transformed filters twice (both layouts, as prepare times its ways);
-    # im2col's blocks: two threads' sum and product of 512 x 4608.
+    # forward pass holds its 36 planes of transformed filters twice (both layouts, as prepare times its ways) and
+    # each thread's block of them (the "filter blocks" way); im2col's blocks: two threads' sum and product of
+    # 512 x 4608.
+    from kernels._winograd import FILTER_BLOCK, ROW_PAD
+
     winograd, gemm = get_backend("winograd"), get_backend("im2col-gemm")
     plane = 512 * 512 * 4
-    assert winograd.memory_bytes(forward) >= 2 * 36 * plane
-    assert winograd.memory_bytes(weights) - winograd.memory_bytes(forward) >= (2 * 37 - 36) * plane
+    blocks = 2 * (512 + ROW_PAD) * (9 * FILTER_BLOCK + 3 * 6 + 36 * FILTER_BLOCK) * 4
+    assert winograd.memory_bytes(forward) >= 2 * 36 * plane + blocks
+    assert winograd.memory_bytes(weights) - (winograd.memory_bytes(forward) - blocks) >= (2 * 37 - 36) * plane
     assert gemm.memory_bytes(weights) - gemm.memory_bytes(forward) >= 2 * 2 * 512 * 4608 * 4
 
 
