@@ -277,6 +277,33 @@ def _gt(m0, m1, m2, m3, m4, m5, g):
     )
 
 
+@njit(inline="always")
+def _g_of(g_matrix):
+    """(1/4, 1/6, 1/12, 1/24) from F(4x4)'s ``G`` in its dtype, for :func:`_gt`."""
+    return g_matrix[0, 0], -g_matrix[1, 0], g_matrix[3, 1], g_matrix[3, 0]
+
+
+@njit(fastmath=_FM, boundscheck=False, inline="always")
+def kernel_gradients_f4(sums, g_matrix, half, grads, count):
+    """``grads[r, s, :count] = (G^T S G)[r, s]``, ``S`` the 36 sums in the rows of ``sums``, by F(4x4)'s ``G^T``.
+
+    :func:`kernels._winograd._kernel_gradients` with ``G^T`` written out
+    (:func:`_gt`): six rows read and three written per pass, where the
+    matrix-driven loop reads and writes a row for each nonzero coefficient.
+    ``half`` (3 x 6 x at least ``count``) is the caller's scratch.
+    """
+    g = _g_of(g_matrix)
+    for j in range(SPAN):
+        for n in range(count):
+            h = _gt(sums[j, n], sums[SPAN + j, n], sums[2 * SPAN + j, n], sums[3 * SPAN + j, n],
+                    sums[4 * SPAN + j, n], sums[5 * SPAN + j, n], g)  # fmt: skip
+            half[0, j, n], half[1, j, n], half[2, j, n] = h[0], h[1], h[2]
+    for r in range(3):
+        for n in range(count):
+            o = _gt(half[r, 0, n], half[r, 1, n], half[r, 2, n], half[r, 3, n], half[r, 4, n], half[r, 5, n], g)
+            grads[r, 0, n], grads[r, 1, n], grads[r, 2, n] = o[0], o[1], o[2]
+
+
 @njit(parallel=True, fastmath=_FM, boundscheck=False, cache=True)
 def weight_output_f4(mm, g_matrix, out):
     """``out[k, (c, r, s)] = (G^T M[:, c, k] G)[r, s]``: F(4x4, 3x3)'s weight gradients from their 36 sums.
@@ -291,7 +318,7 @@ def weight_output_f4(mm, g_matrix, out):
     filter's nine values to a different cache line, 3.4 ms gathered by blocks).
     """
     channels, filters = mm.shape[1], mm.shape[2]
-    g = (g_matrix[0, 0], -g_matrix[1, 0], g_matrix[3, 1], g_matrix[3, 0])  # 1/4, 1/6, 1/12, 1/24
+    g = _g_of(g_matrix)
     for task in prange((channels + OUTPUT_CHANNELS - 1) // OUTPUT_CHANNELS):
         c0 = task * OUTPUT_CHANNELS
         count = min(OUTPUT_CHANNELS, channels - c0)

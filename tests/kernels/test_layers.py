@@ -306,14 +306,16 @@ def test_winograd_filter_blocks_match_the_reference(tile, pass_, op, mode, dtype
     assert error <= {("float32", 2): 2e-5, ("float32", 4): 1e-4}.get((dtype, tile), 1e-12)
 
 
-def test_winograd_weight_gradient_by_blocks_covers_partial_blocks():
+@pytest.mark.parametrize("tile", [2, 4])
+def test_winograd_weight_gradient_by_blocks_covers_partial_blocks(tile):
     from kernels._winograd import WEIGHT_BLOCK, WinogradLayer
 
     block_k, block_c = WEIGHT_BLOCK
-    # One whole block of filters and channels and a partial one of each.
-    problem = Problem("conv", "same", (6, 5), (3, 3), "float64", 1, 2, block_c + 3, block_k + 1, "backward-weights")
+    # One whole block of filters and channels and a partial one of each; tiles summed four at a time and one past
+    # them (3 images of 2 x 3 tiles for F(4x4), of 3 x 5 for F(2x2)).
+    problem = Problem("conv", "same", (6, 9), (3, 3), "float64", 1, 3, block_c + 3, block_k + 1, "backward-weights")
     first, second = layer_inputs(problem, seed=6)
-    prepared = WinogradLayer(problem, first, second, tile=2, way="own products")
+    prepared = WinogradLayer(problem, first, second, tile=tile, way="own products")
     prepared._out[...] = np.nan
     prepared()
     assert np.abs(prepared.result() - reference_layer(problem, first, second)).max() < 1e-12
