@@ -45,6 +45,7 @@ from ._winograd_fused import (
     fused_weights_f4,
     input_transform_f4,
     kernel_gradients_f4,
+    kernel_transforms_f4,
     output_transform_f4,
     staged_f4,
     staged_weights_f4,
@@ -131,10 +132,14 @@ def _kernel_transforms(kernels, q, g_matrix, half, u, p):
     """``u[(i, j), p, n] = (G kernels[q, :, :, n] G^T)[i, j]`` for the 3x3 kernels along ``n``; ``half`` is scratch.
 
     The innermost loops run along the kernels, so both products with ``G``
-    vectorise. Whole arrays and indices, not views: Numba vectorised the
+    vectorise (F(4x4)'s written out: :func:`kernels._winograd_fused.kernel_transforms_f4`).
+    Whole arrays and indices, not views: Numba vectorised the
     loops on views of unknown strides 3-4x slower.
     """
     a, count = g_matrix.shape[0], kernels.shape[3]
+    if a == 6:
+        kernel_transforms_f4(kernels, q, g_matrix, half, u, p)
+        return
     for i in range(a):
         g0, g1, g2 = g_matrix[i, 0], g_matrix[i, 1], g_matrix[i, 2]
         for j in range(3):
